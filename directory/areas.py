@@ -1,0 +1,83 @@
+"""Loading the built area tables: LSOAs, districts, regions, places, postcodes, boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from . import config
+from .geocode import Places, PostcodeIndex
+
+
+@dataclass
+class Areas:
+    """The built tables of one build folder (load once, share: they are read-only)."""
+
+    folder: Path
+
+    @classmethod
+    def load(cls, folder: Path | None = None) -> "Areas":
+        return cls(config.build_dir(folder))
+
+    @cached_property
+    def lsoa(self) -> pd.DataFrame:
+        return pd.read_parquet(self.folder / "lsoa.parquet")
+
+    @cached_property
+    def districts(self) -> pd.DataFrame:
+        return pd.read_parquet(self.folder / "districts.parquet")
+
+    @cached_property
+    def regions(self) -> pd.DataFrame:
+        keys = ["region24_code", "region24_name"]
+        return self.districts.groupby(keys, as_index=False)[["children_0_15", "under5", "idaci_numerator"]].sum()
+
+    @cached_property
+    def places(self) -> Places:
+        return Places(pd.read_parquet(self.folder / "places.parquet"))
+
+    @cached_property
+    def postcodes(self) -> PostcodeIndex:
+        return PostcodeIndex(self.folder / "postcodes.sqlite")
+
+    @cached_property
+    def lsoa_boundaries(self) -> gpd.GeoDataFrame:
+        return gpd.read_parquet(self.folder / "lsoa_boundaries.parquet")
+
+    @cached_property
+    def district_boundaries(self) -> gpd.GeoDataFrame:
+        return gpd.read_parquet(self.folder / "district_boundaries.parquet")
+
+    def lsoa_of_points(self, x, y):
+        """The LSOA whose population-weighted centroid is nearest each BNG point (KD-tree).
+
+        An approximation of point-in-polygon that needs no boundaries; good enough to
+        attach a service to its neighbourhood's deprivation decile.
+        """
+        _, idx = self._lsoa_tree.query(np.column_stack([x, y]))
+        return self.lsoa.lsoa21_code.to_numpy()[idx]
+
+    @cached_property
+    def _lsoa_tree(self) -> cKDTree:
+        return cKDTree(self.lsoa[["x", "y"]].to_numpy())
+
+
+def attach_areas(services: pd.DataFrame, areas: Areas) -> pd.DataFrame:
+    """Add each service's LSOA, ward, district, region and IMD decile (by nearest LSOA point)."""
+    if services.empty:
+        return services.assign(lsoa21_code=[], area=[], ltla24_code=[], ltla24_name=[], region24_name=[],
+                               imd_decile=[])
+    codes = areas.lsoa_of_points(services.x.to_numpy(), services.y.to_numpy())
+    lsoa = areas.lsoa.set_index("lsoa21_code")
+    out = services.assign(lsoa21_code=codes)
+    info = lsoa.loc[codes, ["ward24_name", "ltla24_code", "ltla24_name", "region24_name", "imd_decile"]]
+    for c in info.columns:
+        out[c] = info[c].to_numpy()
+    out["area"] = out.ward24_name + ", " + out.ltla24_name
+    return out

@@ -1,0 +1,463 @@
+"""Build compact derived files from the official raw files.
+
+    raw folder (FSM_RAW_DATA)  ->  data/build/
+        lsoa.parquet                 one row per English LSOA 2021 (33,755)
+        districts.parquet            one row per English local authority district 2024 (296)
+        places.parquet               names to search: wards, districts, towns (2021 district names), LSOAs
+        lsoa_boundaries.parquet      GeoParquet, WGS84
+        district_boundaries.parquet  GeoParquet, WGS84, repaired with make_valid
+        postcodes.sqlite             postcode -> point (live postcodes only), sector and district points
+        manifest.json                input checksums; the build is skipped when they are unchanged
+
+Formulas worth knowing:
+- LSOA point: the ONS population-weighted centroid (where people live), in BNG metres and WGS84.
+- under5: ONS mid-2020 under-5s on 2011 LSOAs carried to 2021 LSOAs with the ONS best-fit
+  lookup; each 2011 LSOA's count is shared among the 2021 LSOAs it maps to in proportion to
+  their Census 2021 children aged 0-15 (equally if those are all 0). Unchanged, split,
+  merged and irregular changes are all handled by this one rule, and England's total is kept.
+- place points (wards, districts, towns): the mean of their LSOA points weighted by children 0-15.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+
+from . import config
+from .sources import (
+    Catalogue,
+    DataError,
+    catalogue,
+    check_england_rows,
+    column_map,
+    file_digest,
+    find_files,
+    read_csv,
+    read_source,
+    require_files,
+)
+
+#: Bump when the build's outputs change shape, so old builds are redone.
+BUILD_VERSION = 3
+
+Progress = Callable[[float, str], None]
+
+TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
+TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
+
+#: IoD domains and sub-domains: canonical prefix -> header prefixes used by MHCLG files.
+IOD_PREFIXES = {
+    "imd": ("imd", "index_of_multiple_deprivation_imd", "index_of_multiple_deprivation"),
+    "income": ("income",),
+    "employment": ("employment",),
+    "education": ("education", "education_skills_and_training"),
+    "health": ("health", "health_deprivation_and_disability"),
+    "crime": ("crime",),
+    "housing_and_services": ("housing_and_services", "barriers_to_housing_and_services"),
+    "environment": ("environment", "living_environment"),
+    "idaci": ("idaci", "income_deprivation_affecting_children_index_idaci"),
+    "idaopi": ("idaopi", "income_deprivation_affecting_older_people_idaopi"),
+    "children_and_young_people": ("children_and_young_people", "children_and_young_people_sub_domain"),
+    "adult_skills": ("adult_skills", "adult_skills_sub_domain"),
+    "geographical_barriers": ("geographical_barriers", "geographical_barriers_sub_domain"),
+    "wider_barriers": ("wider_barriers", "wider_barriers_sub_domain"),
+    "indoors": ("indoors", "indoors_sub_domain"),
+    "outdoors": ("outdoors", "outdoors_sub_domain"),
+}
+_IOD_RE = re.compile(
+    r"^(?P<prefix>"
+    + "|".join(sorted({re.escape(p) for ps in IOD_PREFIXES.values() for p in ps}, key=len, reverse=True))
+    + r")_(?P<measure>score|rank|decile)(_|$)"
+)
+_PREFIX_TO_DOMAIN = {p: d for d, ps in IOD_PREFIXES.items() for p in ps}
+
+
+def iod_column(normalised: str) -> str | None:
+    """'index_of_multiple_deprivation_imd_decile_where_1_is_most_deprived_10_of_lsoas' -> 'imd_decile'."""
+    m = _IOD_RE.match(normalised)
+    return f"{_PREFIX_TO_DOMAIN[m['prefix']]}_{m['measure']}" if m else None
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def _inputs(cat: Catalogue, raw: Path) -> list[Path]:
+    return sorted({p for s in cat.sources.values() for p in find_files(s, raw)})
+
+
+def needs_build(raw: Path | None = None, out: Path | None = None) -> bool:
+    """True when the outputs are missing or any input file changed since the last build."""
+    raw, out = config.raw_dir(raw), config.build_dir(out)
+    manifest = out / "manifest.json"
+    if not manifest.exists():
+        return True
+    old = json.loads(manifest.read_text())
+    if old.get("version") != BUILD_VERSION or any(not (out / f).exists() for f in old.get("outputs", [])):
+        return True
+    current = {str(p): p for p in _inputs(catalogue(), raw)}
+    if set(current) != set(old["inputs"]):
+        return True
+    for name, path in current.items():
+        rec = old["inputs"][name]
+        st = path.stat()
+        if (st.st_size, st.st_mtime_ns) != (rec["size"], rec["mtime_ns"]) and file_digest(path) != rec["sha256"]:
+            return True
+    return False
+
+
+def ensure_built(raw: Path | None = None, out: Path | None = None, progress: Progress | None = None) -> bool:
+    """Build if needed. Returns True when a build ran."""
+    if needs_build(raw, out):
+        build(raw, out, progress)
+        return True
+    return False
+
+
+# ---------------------------------------------------------------- the build
+
+
+def build(raw: Path | None = None, out: Path | None = None, progress: Progress | None = None) -> dict:
+    raw, out = config.raw_dir(raw), config.build_dir(out)
+    say = progress or (lambda f, m: None)
+    cat = catalogue()
+    missing = [s for s in cat.sources.values() if s.required and not find_files(s, raw)]
+    if missing:
+        names = "\n".join(f"  - {s.title}: {', '.join(s.files)} ({s.url or s.page})" for s in missing)
+        raise DataError(f"The raw data folder {raw} lacks required files:\n{names}")
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+
+    steps: list[tuple[str, Callable[[], None]]] = []
+    tables: dict[str, pd.DataFrame] = {}
+
+    def step_lsoa():
+        tables["lsoa"] = lsoa_table(raw, cat)
+        tables["lsoa"].to_parquet(out / "lsoa.parquet", index=False)
+
+    def step_districts():
+        tables["districts"] = district_table(tables["lsoa"], raw, cat)
+        tables["districts"].to_parquet(out / "districts.parquet", index=False)
+        place_table(tables["lsoa"]).to_parquet(out / "places.parquet", index=False)
+
+    def step_boundaries():
+        lsoa_boundaries(raw, cat, set(tables["lsoa"].lsoa21_code)).to_parquet(out / "lsoa_boundaries.parquet")
+        district_boundaries(raw, cat, set(tables["districts"].ltla24_code)).to_parquet(
+            out / "district_boundaries.parquet"
+        )
+
+    def step_postcodes():
+        build_postcodes(raw, cat, out / "postcodes.sqlite")
+
+    steps = [
+        ("LSOAs: deprivation, population, lookups, centroids", step_lsoa),
+        ("districts and places", step_districts),
+        ("boundaries", step_boundaries),
+        ("postcodes", step_postcodes),
+    ]
+    for i, (label, fn) in enumerate(steps):
+        say(i / len(steps), label)
+        fn()
+    inputs = {}
+    for p in _inputs(cat, raw):
+        st = p.stat()
+        inputs[str(p)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": file_digest(p)}
+    manifest = {
+        "version": BUILD_VERSION,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.perf_counter() - t0, 1),
+        "raw": str(raw),
+        "inputs": inputs,
+        "outputs": [
+            "lsoa.parquet",
+            "districts.parquet",
+            "places.parquet",
+            "lsoa_boundaries.parquet",
+            "district_boundaries.parquet",
+            "postcodes.sqlite",
+        ],
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    say(1.0, f"built in {manifest['seconds']} s")
+    return manifest
+
+
+def _num(df: pd.DataFrame, cols) -> pd.DataFrame:
+    for c in cols:
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    return df
+
+
+def _iod(raw: Path, cat: Catalogue, key: str) -> pd.DataFrame:
+    source = cat[key]
+    path = require_files(source, raw)[0]
+    df = read_csv(source, path, extra=lambda h: iod_column(h) is not None)
+    df = df.rename(columns={c: iod_column(c) or c for c in df.columns if c != "lsoa21_code"})
+    df = df.loc[:, ~df.columns.duplicated()]
+    df = check_england_rows(df, "lsoa21_code", source, path)
+    return _num(df, [c for c in df.columns if c != "lsoa21_code"])
+
+
+def lsoa_table(raw: Path, cat: Catalogue) -> pd.DataFrame:
+    """One row per English LSOA 2021 with everything the app and the metrics need."""
+    ranks = _iod(raw, cat, "iod_ranks")
+    subs = _iod(raw, cat, "iod_subdomains")
+    subs = subs[["lsoa21_code"] + [c for c in subs.columns if c not in ranks.columns]]
+
+    ind_src = cat["iod_indicators"]
+    ind_path = require_files(ind_src, raw)[0]
+    ind = check_england_rows(read_csv(ind_src, ind_path), "lsoa21_code", ind_src, ind_path)
+    ind = _num(ind, ["idaci_numerator"])[["lsoa21_code", "idaci_numerator"]]
+
+    lk_src = cat["lsoa_lookup"]
+    lk_path = require_files(lk_src, raw)[0]
+    lookup = check_england_rows(read_csv(lk_src, lk_path), "lsoa21_code", lk_src, lk_path)
+    rg_src = cat["region_lookup"]
+    rg_path = require_files(rg_src, raw)[0]
+    regions = check_england_rows(read_csv(rg_src, rg_path), "ltla24_code", rg_src, rg_path)
+    lookup = lookup.merge(regions[["ltla24_code", "region24_code", "region24_name"]], on="ltla24_code", how="left")
+
+    ce_src = cat["lsoa_centroids"]
+    ce_path = require_files(ce_src, raw)[0]
+    cent = check_england_rows(
+        read_csv(ce_src, ce_path, dtype={"x": float, "y": float}), "lsoa21_code", ce_src, ce_path
+    )[["lsoa21_code", "x", "y"]]
+    lon, lat = TO_WGS84.transform(cent.x.to_numpy(), cent.y.to_numpy())
+    cent = cent.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+
+    children = census_children(raw, cat)
+    under5 = bridge_under5(raw, cat, children)
+
+    df = lookup[
+        ["lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
+         "region24_code", "region24_name"]
+    ]
+    for part in (ranks, subs, ind, children, under5, cent):
+        df = df.merge(part, on="lsoa21_code", how="left", validate="one_to_one")
+    key_cols = ["region24_code", "imd_decile", "imd_score", "children_0_15", "x", "y"]
+    bad = df[df[key_cols].isna().any(axis=1)]
+    if len(bad):
+        raise DataError(
+            f"{len(bad)} LSOAs lack one of {key_cols} after joining the sources "
+            f"(first: {', '.join(bad.lsoa21_code.head(5))}); are all files of the same vintage?"
+        )
+    for c in [c for c in df.columns if c.endswith(("_decile", "_rank"))]:
+        df[c] = df[c].astype("Int64")
+    df["idaci_numerator"] = df["idaci_numerator"].round().astype("Int64")
+    return df.sort_values("lsoa21_code", ignore_index=True)
+
+
+def census_children(raw: Path, cat: Catalogue) -> pd.DataFrame:
+    """Census 2021 usual residents aged 15 and under, per English LSOA 2021."""
+    source = cat["census_children"]
+    path = require_files(source, raw)[0]
+    df = read_csv(source, path)
+    df = df[df.age_group.str.lower().str.contains("15 years and under")]
+    df = check_england_rows(df, "lsoa21_code", source, path)
+    df = df.assign(children_0_15=pd.to_numeric(df.usual_residents).astype("int64"))
+    return df[["lsoa21_code", "children_0_15"]]
+
+
+def bridge_under5(raw: Path, cat: Catalogue, children: pd.DataFrame) -> pd.DataFrame:
+    """Mid-2020 under-5s carried from 2011 to 2021 LSOAs (rule in the module docstring)."""
+    src = cat["under5"]
+    path = require_files(src, raw)[0]
+    u5 = check_england_rows(read_csv(src, path, dtype={"aged_0_4": float}), "lsoa11_code", src, path)
+    lk_src = cat["lsoa11_lsoa21"]
+    lk = read_csv(lk_src, require_files(lk_src, raw)[0])
+    lk = lk[lk.lsoa11_code.str.startswith("E")][["lsoa11_code", "lsoa21_code"]].drop_duplicates()
+    return share_counts(u5[["lsoa11_code", "aged_0_4"]], lk, children, "aged_0_4", "under5")
+
+
+def share_counts(
+    counts: pd.DataFrame, lookup: pd.DataFrame, weights: pd.DataFrame, value: str, name: str
+) -> pd.DataFrame:
+    """Share each old area's `value` among its new areas in proportion to `children_0_15`."""
+    m = lookup.merge(counts, on="lsoa11_code").merge(weights, on="lsoa21_code")
+    w = m.children_0_15.astype(float)
+    total = w.groupby(m.lsoa11_code).transform("sum")
+    n = m.groupby("lsoa11_code").lsoa21_code.transform("count")
+    share = np.where(total > 0, w / total.where(total > 0, 1), 1.0 / n)
+    m[name] = m[value] * share
+    return m.groupby("lsoa21_code", as_index=False)[name].sum()
+
+
+def _weighted_points(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Children-weighted mean of LSOA points per group (1 added so empty areas still count)."""
+    w = df.children_0_15.astype(float) + 1
+    g = df.assign(_wx=df.x * w, _wy=df.y * w, _w=w).groupby(by, as_index=False)
+    out = g.agg(_wx=("_wx", "sum"), _wy=("_wy", "sum"), _w=("_w", "sum"), n_lsoa=("lsoa21_code", "count"))
+    out["x"], out["y"] = out._wx / out._w, out._wy / out._w
+    lon, lat = TO_WGS84.transform(out.x.to_numpy(), out.y.to_numpy())
+    out["lon"], out["lat"] = np.round(lon, 6), np.round(lat, 6)
+    return out.drop(columns=["_wx", "_wy", "_w"])
+
+
+def district_table(lsoa: pd.DataFrame, raw: Path, cat: Catalogue) -> pd.DataFrame:
+    keys = ["ltla24_code", "ltla24_name", "region24_code", "region24_name"]
+    sums = lsoa.groupby(keys, as_index=False)[["children_0_15", "under5", "idaci_numerator"]].sum()
+    df = sums.merge(_weighted_points(lsoa, keys), on=keys)
+    src = cat["iod_districts"]
+    path = require_files(src, raw)[0]
+    summ = check_england_rows(read_csv(src, path), "ltla24_code", src, path)
+    summ = _num(summ, ["imd_average_score", "imd_rank_of_average_score"])
+    df = df.merge(summ[["ltla24_code", "imd_average_score", "imd_rank_of_average_score"]], on="ltla24_code", how="left")
+    df["imd_rank_of_average_score"] = df["imd_rank_of_average_score"].astype("Int64")
+    return df.sort_values("ltla24_code", ignore_index=True)
+
+
+def town_of(lsoa_name: pd.Series) -> pd.Series:
+    """LSOA 2021 names are '<2021 district> <MSOA no.><letter>': 'Harrogate 012B' -> 'Harrogate'."""
+    return lsoa_name.str.replace(r"\s+\d{3}[A-Z]$", "", regex=True)
+
+
+def place_table(lsoa: pd.DataFrame) -> pd.DataFrame:
+    """Searchable names: wards, districts, towns (2021 districts, e.g. Harrogate), LSOAs."""
+    df = lsoa.assign(town=town_of(lsoa.lsoa21_name))
+    wards = _weighted_points(df, ["ward24_code", "ward24_name", "ltla24_name"]).rename(
+        columns={"ward24_code": "code", "ward24_name": "name", "ltla24_name": "within"}
+    )
+    wards["kind"] = "ward"
+    dists = _weighted_points(df, ["ltla24_code", "ltla24_name", "region24_name"]).rename(
+        columns={"ltla24_code": "code", "ltla24_name": "name", "region24_name": "within"}
+    )
+    dists["kind"] = "local authority"
+    towns = _weighted_points(df, ["town"]).rename(columns={"town": "name"})
+    towns = towns[~towns.name.isin(dists.name)]
+    towns["code"], towns["within"], towns["kind"] = towns.name, "", "town or former district"
+    lsoas = df[["lsoa21_code", "lsoa21_name", "ltla24_name", "x", "y", "lon", "lat"]].rename(
+        columns={"lsoa21_code": "code", "lsoa21_name": "name", "ltla24_name": "within"}
+    )
+    lsoas["n_lsoa"], lsoas["kind"] = 1, "LSOA"
+    cols = ["kind", "code", "name", "within", "n_lsoa", "x", "y", "lon", "lat"]
+    return pd.concat([dists[cols], towns[cols], wards[cols], lsoas[cols]], ignore_index=True)
+
+
+def _read_geo(raw: Path, cat: Catalogue, key: str, code: str, keep: set[str]) -> gpd.GeoDataFrame:
+    source = cat[key]
+    path = require_files(source, raw)[0]
+    gdf = gpd.read_file(path)
+    mapping = column_map(source, [c for c in gdf.columns if c != gdf.geometry.name], path)
+    gdf = gdf.rename(columns=mapping)[[code, gdf.geometry.name]]
+    if gdf.geometry.name != "geometry":
+        gdf = gdf.rename_geometry("geometry")
+    gdf = gdf.to_crs(4326) if gdf.crs and gdf.crs.to_epsg() != 4326 else gdf.set_crs(4326, allow_override=True)
+    gdf = gdf[gdf[code].isin(keep)]
+    if len(gdf) != len(keep):
+        raise DataError(f"{path}: has {len(gdf):,} of the {len(keep):,} English areas expected")
+    return gdf.sort_values(code, ignore_index=True)
+
+
+def lsoa_boundaries(raw: Path, cat: Catalogue, keep: set[str]) -> gpd.GeoDataFrame:
+    gdf = _read_geo(raw, cat, "lsoa_boundaries", "lsoa21_code", keep)
+    gdf["geometry"] = shapely.make_valid(gdf.geometry.values)
+    return gdf
+
+
+def district_boundaries(raw: Path, cat: Catalogue, keep: set[str]) -> gpd.GeoDataFrame:
+    gdf = _read_geo(raw, cat, "district_boundaries", "ltla24_code", keep)
+    gdf["geometry"] = shapely.make_valid(gdf.geometry.values)
+    return gdf
+
+
+# ---------------------------------------------------------------- postcodes
+
+
+def normalise_postcode(s: pd.Series) -> pd.Series:
+    return s.str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
+
+
+def postcode_points(raw: Path, cat: Catalogue) -> pd.DataFrame:
+    """Live postcodes with a grid reference, from every NSPL/ONSPD file present."""
+    df = read_source(cat["postcodes"], raw)
+    df = df[df.doterm.isna() | (df.doterm.str.strip() == "")]
+    df = _num(df, ["x", "y"])
+    df = df[df.x.notna() & df.y.notna() & (df.x > 0) & (df.y > 0)]
+    if "quality" in df:
+        df = df[df.quality.fillna("1").str.strip() != "9"]  # 9 = no grid reference
+    df = df.assign(pcd=normalise_postcode(df.pcds)).drop_duplicates("pcd", keep="last")
+    if "lat" in df and "long" in df:
+        df = _num(df, ["lat", "long"])
+        bad = (df.lat > 90) | df.lat.isna()  # NSPL puts 99.999999 where there is no location
+    else:
+        df["lat"], df["long"], bad = np.nan, np.nan, pd.Series(True, index=df.index)
+    lon, lat = TO_WGS84.transform(df.x.to_numpy(float), df.y.to_numpy(float))
+    df["lon"] = np.where(bad, np.round(lon, 6), df.long)
+    df["lat"] = np.where(bad, np.round(lat, 6), df.lat)
+    for c in ("ctry", "lsoa11", "lsoa21"):
+        if c not in df:
+            df[c] = None
+    return df[["pcd", "pcds", "x", "y", "lon", "lat", "ctry", "lsoa11", "lsoa21"]]
+
+
+def sector_points(pcs: pd.DataFrame, raw: Path, cat: Catalogue) -> pd.DataFrame:
+    """Postcode sectors ('TF11' = TF1 1): the mean of their postcodes where we have them,
+    else the mean of their LSOA 2011 points from the national sector table."""
+    own = pcs.assign(sector=pcs.pcd.str[:-2]).groupby("sector", as_index=False).agg(
+        x=("x", "mean"), y=("y", "mean"), n=("pcd", "count")
+    )
+    own["source"] = "postcodes"
+    frames = [own]
+    src = cat["postcode_sectors"]
+    paths = find_files(src, raw)
+    if paths:
+        sec = read_csv(src, paths[0], dtype={"lat": float, "long": float})
+        sec["sector"] = normalise_postcode(sec.sector)
+        sec = sec.drop_duplicates(["sector", "lsoa11_code"])
+        x, y = TO_BNG.transform(sec.long.to_numpy(), sec.lat.to_numpy())
+        sec = sec.assign(x=x, y=y).groupby("sector", as_index=False).agg(
+            x=("x", "mean"), y=("y", "mean"), n=("lsoa11_code", "count")
+        )
+        sec["source"] = "sector table"
+        frames.append(sec[~sec.sector.isin(own.sector)])
+    out = pd.concat(frames, ignore_index=True)
+    lon, lat = TO_WGS84.transform(out.x.to_numpy(), out.y.to_numpy())
+    return out.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
+
+
+def build_postcodes(raw: Path, cat: Catalogue, path: Path) -> None:
+    pcs = postcode_points(raw, cat)
+    sectors = sector_points(pcs, raw, cat)
+    outward = sectors.assign(outward=sectors.sector.str[:-1]).groupby("outward", as_index=False).agg(
+        x=("x", "mean"), y=("y", "mean"), lon=("lon", "mean"), lat=("lat", "mean"), n=("n", "sum")
+    )
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    con = sqlite3.connect(tmp)
+    try:
+        con.executescript(
+            """
+            CREATE TABLE postcode (pcd TEXT PRIMARY KEY, pcds TEXT, x REAL, y REAL, lon REAL, lat REAL,
+                                   ctry TEXT, lsoa11 TEXT, lsoa21 TEXT) WITHOUT ROWID;
+            CREATE TABLE sector (sector TEXT PRIMARY KEY, x REAL, y REAL, lon REAL, lat REAL, n INTEGER,
+                                 source TEXT) WITHOUT ROWID;
+            CREATE TABLE outward (outward TEXT PRIMARY KEY, x REAL, y REAL, lon REAL, lat REAL, n INTEGER)
+                                 WITHOUT ROWID;
+            """
+        )
+        cols = ["pcd", "pcds", "x", "y", "lon", "lat", "ctry", "lsoa11", "lsoa21"]
+        con.executemany(
+            "INSERT INTO postcode VALUES (?,?,?,?,?,?,?,?,?)",
+            pcs[cols].astype(object).where(pcs[cols].notna(), None).itertuples(index=False, name=None),
+        )
+        con.executemany(
+            "INSERT INTO sector VALUES (?,?,?,?,?,?,?)",
+            sectors[["sector", "x", "y", "lon", "lat", "n", "source"]].itertuples(index=False, name=None),
+        )
+        con.executemany(
+            "INSERT INTO outward VALUES (?,?,?,?,?,?)",
+            outward[["outward", "x", "y", "lon", "lat", "n"]].itertuples(index=False, name=None),
+        )
+        con.commit()
+    finally:
+        con.close()
+    tmp.replace(path)

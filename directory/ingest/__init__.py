@@ -1,0 +1,1 @@
+"""Importers: official and council files in, validated `ServiceRecord`s out."""

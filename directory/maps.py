@@ -1,0 +1,153 @@
+"""Folium map builders, and serving Leaflet from the app itself.
+
+Map scripts: with FSM_MAP_ASSETS=local (or "auto" when the files are present)
+Leaflet and jQuery are served by Streamlit from static/vendor/ (copied from
+Debian's libjs-leaflet / libjs-jquery packages by `install_local_assets`), so
+maps work with no CDN: offline machines, and no third-party script requests for
+families. "cdn" keeps folium's CDN links. Tiles always come from
+OpenStreetMap, with attribution; offline the background stays grey.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import folium
+import pandas as pd
+
+from . import config, text
+from .taxonomy import TERMS
+
+VENDOR = config.STATIC_DIR / "vendor"
+#: Streamlit serves <app>/static/ at /app/static/ when enableStaticServing is on.
+STATIC_URL = "/app/static/vendor"
+
+#: file we serve -> where Debian installs it
+DEBIAN_FILES = {
+    "leaflet/leaflet.js": "/usr/share/javascript/leaflet/leaflet.js",
+    "leaflet/leaflet.css": "/usr/share/javascript/leaflet/leaflet.css",
+    "leaflet/leaflet.markercluster.js": "/usr/share/javascript/leaflet/leaflet.markercluster.js",
+    "leaflet/MarkerCluster.css": "/usr/share/javascript/leaflet/MarkerCluster.css",
+    "leaflet/MarkerCluster.Default.css": "/usr/share/javascript/leaflet/MarkerCluster.Default.css",
+    "jquery/jquery.min.js": "/usr/share/javascript/jquery/jquery.min.js",
+}
+#: CDN file name folium asks for -> our local file
+LOCAL_BY_NAME = {
+    "leaflet.js": "leaflet/leaflet.js",
+    "leaflet.css": "leaflet/leaflet.css",
+    "leaflet.markercluster.js": "leaflet/leaflet.markercluster.js",
+    "MarkerCluster.css": "leaflet/MarkerCluster.css",
+    "MarkerCluster.Default.css": "leaflet/MarkerCluster.Default.css",
+    "jquery-3.7.1.min.js": "jquery/jquery.min.js",
+}
+
+OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+
+TYPE_COLOURS = dict(zip(
+    [t.code for t in TERMS],
+    ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d",
+     "#1f78b4", "#b2182b", "#6a3d9a", "#01665e", "#2166ac"],
+))
+
+
+def install_local_assets(vendor: Path = VENDOR) -> bool:
+    """Copy Leaflet and jQuery from Debian's packages into static/vendor (dereferencing
+    symlinks). Returns True when every file is in place."""
+    ok = True
+    for rel, src in DEBIAN_FILES.items():
+        dest = vendor / rel
+        if dest.exists():
+            continue
+        if Path(src).exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(Path(src).resolve(), dest)
+        else:
+            ok = False
+    return ok
+
+
+def use_local_assets() -> bool:
+    mode = config.map_assets()
+    if mode == "cdn":
+        return False
+    present = all((VENDOR / rel).exists() for rel in DEBIAN_FILES) or install_local_assets()
+    return present if mode == "auto" else True
+
+
+def localise(m: folium.Map) -> folium.Map:
+    """Point every script and stylesheet of the map at our own copies; drop the ones
+    we have no copy of (Bootstrap, Font Awesome: our maps don't use them)."""
+
+    def swap(links):
+        out = []
+        for name, url in links:
+            local = LOCAL_BY_NAME.get(url.rsplit("/", 1)[-1])
+            if local:
+                out.append((name, f"{STATIC_URL}/{local}"))
+        return out
+
+    def walk(el):
+        yield el
+        for child in getattr(el, "_children", {}).values():
+            yield from walk(child)
+
+    for el in walk(m):
+        if hasattr(el, "default_js"):
+            el.default_js = swap(el.default_js)
+        if hasattr(el, "default_css"):
+            el.default_css = swap(el.default_css)
+    return m
+
+
+def base_map(lat: float, lon: float, zoom: int = 13) -> folium.Map:
+    return folium.Map(
+        location=[lat, lon],
+        zoom_start=zoom,
+        tiles="OpenStreetMap",
+        attr=OSM_ATTRIBUTION,
+        control_scale=True,
+        prefer_canvas=False,
+    )
+
+
+def finish(m: folium.Map) -> folium.Map:
+    return localise(m) if use_local_assets() else m
+
+
+def search_map(origin, radius_km: float, results: pd.DataFrame) -> folium.Map:
+    """The family map: where they searched from, the radius, and one numbered marker per service."""
+    m = base_map(origin.lat, origin.lon)
+    folium.Circle(
+        [origin.lat, origin.lon], radius=radius_km * 1000, color="#1d6f5f", weight=2, fill=True,
+        fill_opacity=0.05, tooltip=text.esc(f"{radius_km:g} km around your search"),
+    ).add_to(m)
+    folium.CircleMarker(
+        [origin.lat, origin.lon], radius=7, color="#000", weight=2, fill=True, fill_color="#fff", fill_opacity=1,
+        tooltip=text.esc(f"You searched: {origin.label}"),
+    ).add_to(m)
+    for i, row in enumerate(results.to_dict("records"), start=1):
+        colour = TYPE_COLOURS.get((row.get("types") or ["?"])[0], "#555")
+        folium.CircleMarker(
+            [row["lat"], row["lon"]], radius=9, color="#fff", weight=2, fill=True, fill_color=colour,
+            fill_opacity=0.95,
+            tooltip=text.esc(f"{i}. {row['name']} ({row['distance_km']:.1f} km)"),
+            popup=folium.Popup(text.details_html(row), max_width=320),
+        ).add_to(m)
+    pts = [[origin.lat, origin.lon]] + results[["lat", "lon"]].values.tolist()
+    dlat = radius_km / 111.0
+    dlon = radius_km / (111.0 * max(0.2, math.cos(math.radians(origin.lat))))
+    lats = [p[0] for p in pts] + [origin.lat - dlat, origin.lat + dlat]
+    lons = [p[1] for p in pts] + [origin.lon - dlon, origin.lon + dlon]
+    m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
+    return finish(m)
+
+
+def clicked_service(results: pd.DataFrame, clicked: dict | None, tolerance_deg: float = 1e-5) -> str | None:
+    """The service_id of the marker a user clicked (st_folium's last_object_clicked), or None."""
+    if not clicked or results.empty or clicked.get("lat") is None:
+        return None
+    d = (results.lat - clicked["lat"]).abs() + (results.lon - clicked["lng"]).abs()
+    i = d.idxmin()
+    return results.at[i, "service_id"] if d[i] <= tolerance_deg else None

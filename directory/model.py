@@ -1,0 +1,174 @@
+"""The directory's tables, aligned with Open Referral UK 3.0 (HSDS UK profile).
+
+organization 1-n service n-n location (through service_at_location); a service
+has taxonomy terms (our types), cost options, contacts, schedules and languages.
+Field names follow ORUK where one exists; additions are commented.
+Coordinates are stored in WGS84 (latitude/longitude); distances are computed
+elsewhere in British National Grid metres.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+service_taxonomy = Table(
+    "service_taxonomy",
+    Base.metadata,
+    Column("service_id", ForeignKey("service.id", ondelete="CASCADE"), primary_key=True),
+    Column("taxonomy_term_id", ForeignKey("taxonomy_term.id"), primary_key=True),
+)
+
+
+class Organization(Base):
+    __tablename__ = "organization"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    website: Mapped[str | None] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(300))
+    services: Mapped[list["Service"]] = relationship(back_populates="organization")
+
+
+class TaxonomyTerm(Base):
+    __tablename__ = "taxonomy_term"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(100), unique=True)  # ORUK `term`
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    taxonomy: Mapped[str] = mapped_column(String(100))
+
+
+class Service(Base):
+    __tablename__ = "service"
+    __table_args__ = (UniqueConstraint("source", "source_id", name="uq_service_source"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str | None] = mapped_column(ForeignKey("organization.id"))
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500))
+    email: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    fees: Mapped[str | None] = mapped_column(Text)  # ORUK `fees` (fees description)
+    is_free: Mapped[bool | None] = mapped_column(Boolean)  # addition: for the "free only" filter
+    referral: Mapped[str | None] = mapped_column(String(20))  # addition: "self", "professional" or "both"
+    referral_notes: Mapped[str | None] = mapped_column(Text)  # addition: how to get referred
+    minimum_age_months: Mapped[int | None] = mapped_column(Integer)  # ORUK minimum_age is in years
+    maximum_age_months: Mapped[int | None] = mapped_column(Integer)
+    pregnancy: Mapped[bool] = mapped_column(Boolean, default=False)  # addition: for expectant parents
+    eligibility_description: Mapped[str | None] = mapped_column(Text)
+    capacity: Mapped[float | None] = mapped_column(Float)  # addition: places or sessions, for 2SFCA supply
+    assured_date: Mapped[date | None] = mapped_column(Date)  # ORUK: when last verified
+    source: Mapped[str] = mapped_column(String(100))  # addition: where the record came from
+    source_id: Mapped[str] = mapped_column(String(200))  # addition: its id there (URN, ORUK id, ...)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking between stewards
+    __mapper_args__ = {"version_id_col": version}
+
+    organization: Mapped[Organization | None] = relationship(back_populates="services")
+    terms: Mapped[list[TaxonomyTerm]] = relationship(secondary=service_taxonomy, lazy="selectin")
+    locations: Mapped[list["ServiceAtLocation"]] = relationship(
+        back_populates="service", cascade="all, delete-orphan", lazy="selectin"
+    )
+    contacts: Mapped[list["Contact"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    schedules: Mapped[list["Schedule"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    languages: Mapped[list["Language"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    cost_options: Mapped[list["CostOption"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class Location(Base):
+    __tablename__ = "location"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str | None] = mapped_column(String(300))
+    address_1: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(200))
+    postal_code: Mapped[str | None] = mapped_column(String(10))
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+
+
+class ServiceAtLocation(Base):
+    __tablename__ = "service_at_location"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"))
+    service: Mapped[Service] = relationship(back_populates="locations")
+    location: Mapped[Location] = relationship(lazy="joined")
+
+
+class Contact(Base):
+    __tablename__ = "contact"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(String(300))
+
+
+class Schedule(Base):
+    __tablename__ = "schedule"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    description: Mapped[str | None] = mapped_column(Text)  # "Tuesdays 10:00-11:30, term time"
+    byday: Mapped[str | None] = mapped_column(String(50))
+    opens_at: Mapped[str | None] = mapped_column(String(10))
+    closes_at: Mapped[str | None] = mapped_column(String(10))
+
+
+class Language(Base):
+    __tablename__ = "language"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class CostOption(Base):
+    __tablename__ = "cost_option"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    option: Mapped[str | None] = mapped_column(String(200))
+    amount: Mapped[float | None] = mapped_column(Float)
+    amount_description: Mapped[str | None] = mapped_column(Text)
+
+
+class Audit(Base):
+    """Who or what changed which record, when, with the record before and after (JSON)."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # create, update, delete, undo
+    service_id: Mapped[str] = mapped_column(String(36))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,148 @@
+"""Safe text: every string from the directory or an upload passes through here
+before it reaches HTML (map popups, tooltips) or Markdown (the results list).
+
+Also the one place that turns a service row into the details families read,
+so the list and the map popup always say the same thing.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from datetime import date
+from urllib.parse import quote, urlparse
+
+import pandas as pd
+
+from . import taxonomy
+
+
+def is_blank(v) -> bool:
+    """None, NaN, pd.NA, an empty or blank string, an empty list."""
+    if v is None:
+        return True
+    if isinstance(v, str):
+        return not v.strip()
+    if isinstance(v, (list, tuple)):
+        return not v
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def esc(v) -> str:
+    """HTML-escaped text ('' for missing values)."""
+    return "" if is_blank(v) else html.escape(str(v), quote=True)
+
+
+def md(v) -> str:
+    """Text shown literally by Streamlit Markdown: specials backslash-escaped, HTML angle
+    brackets and ampersands as entities, newlines as spaces."""
+    if is_blank(v):
+        return ""
+    s = " ".join(str(v).split())
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~$:])", r"\\\1", s)
+
+
+def safe_url(url) -> str | None:
+    """The URL if it is http(s) (never javascript: or data:), else None."""
+    if is_blank(url):
+        return None
+    u = str(url).strip()
+    if not re.match(r"^https?://", u, re.I):
+        u = "https://" + u if re.match(r"^[\w.-]+\.[a-z]{2,}(/|$)", u, re.I) else ""
+    parsed = urlparse(u)
+    return u if parsed.scheme in ("http", "https") and parsed.netloc else None
+
+
+def directions_url(lat: float, lon: float) -> str:
+    """Directions to the service from wherever the family is (their phone knows):
+    only the destination is in the link, never the searched postcode."""
+    return f"https://www.google.com/maps/dir/?api=1&destination={lat:.6f}%2C{lon:.6f}&travelmode=walking"
+
+
+def osm_url(lat: float, lon: float) -> str:
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
+
+
+REFERRAL_TEXT = {
+    "self": "Self-referral: you can contact them directly",
+    "professional": "Referral by a professional (e.g. GP, midwife, health visitor)",
+    "both": "Self-referral or referral by a professional",
+}
+
+
+def cost_text(is_free, fees) -> str:
+    if is_free is True:
+        return "Free" + (f" ({fees})" if not is_blank(fees) else "")
+    if not is_blank(fees):
+        return str(fees)
+    if is_free is False:
+        return "There is a charge: ask the service"
+    return "Not stated: ask the service"
+
+
+def address_text(row) -> str:
+    parts = [row.get(k) for k in ("location_name", "address", "town", "postcode")]
+    seen, out = set(), []
+    for p in parts:
+        if not is_blank(p) and str(p) not in seen:
+            seen.add(str(p))
+            out.append(str(p))
+    if is_blank(row.get("address")) and is_blank(row.get("postcode")) and not is_blank(row.get("area")):
+        out.append(f"in {row['area']}")
+    return ", ".join(out) or "Address not published: contact the service"
+
+
+def details(row) -> list[tuple[str, str, str | None]]:
+    """(label, plain text, link) for one service row: what families need to decide and go."""
+    lat, lon = float(row["lat"]), float(row["lon"])
+    verified = row.get("last_verified")
+    out = [
+        ("Type", ", ".join(taxonomy.label(t) for t in row.get("types") or []) or "Not stated", None),
+        ("Address", address_text(row), None),
+        ("Who it is for", taxonomy.describe_ages(row.get("min_age_months"), row.get("max_age_months"),
+                                                 bool(row.get("pregnancy")))
+         + (f". {row['eligibility']}" if not is_blank(row.get("eligibility")) else ""), None),
+        ("Cost", cost_text(None if is_blank(row.get("is_free")) else bool(row["is_free"]), row.get("fees")), None),
+        ("How to get referred", REFERRAL_TEXT.get(row.get("referral"), "Not stated: ask the service")
+         + (f". {row['referral_notes']}" if not is_blank(row.get("referral_notes")) else ""), None),
+        ("Opening times", row.get("schedule") if not is_blank(row.get("schedule")) else "Not stated: ask the service",
+         None),
+    ]
+    if not is_blank(row.get("phone")):
+        out.append(("Phone", str(row["phone"]), "tel:" + re.sub(r"[^0-9+]", "", str(row["phone"]))))
+    if not is_blank(row.get("email")):
+        out.append(("Email", str(row["email"]), "mailto:" + quote(str(row["email"]), safe="@.+-_")))
+    if safe_url(row.get("url")):
+        out.append(("Website", str(row["url"]), safe_url(row["url"])))
+    if not is_blank(row.get("languages")):
+        out.append(("Languages", str(row["languages"]), None))
+    if not is_blank(row.get("organization")):
+        out.append(("Run by", str(row["organization"]), None))
+    out.append(("Last verified", f"{verified:%d %B %Y}" if isinstance(verified, date) else "Not recorded", None))
+    out.append(("Source", str(row.get("source") or ""), None))
+    out.append(("Directions", "Directions (opens Google Maps)", directions_url(lat, lon)))
+    out.append(("Map", "View on OpenStreetMap", osm_url(lat, lon)))
+    return out
+
+
+def details_html(row) -> str:
+    """The popup body: every value escaped, links only to http(s), tel: and mailto:."""
+    lines = [f"<b>{esc(row['name'])}</b>"]
+    for label, text, link in details(row):
+        value = f'<a href="{esc(link)}" target="_blank" rel="noopener">{esc(text)}</a>' if link else esc(text)
+        lines.append(f"<b>{esc(label)}:</b> {value}")
+    return "<br>".join(lines)
+
+
+def details_markdown(row) -> str:
+    """The list entry body for st.markdown: every value escaped, links only to safe URLs."""
+    lines = []
+    for label, text, link in details(row):
+        value = f"[{md(text)}]({link.replace(')', '%29').replace(' ', '%20')})" if link else md(text)
+        lines.append(f"**{md(label)}:** {value}")
+    return "  \n".join(lines)
