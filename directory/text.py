@@ -75,6 +75,15 @@ REFERRAL_TEXT = {
 }
 
 
+def walk_text(minutes: float) -> str:
+    """'about 12 min walk'; beyond an hour and a half, walking is not a realistic suggestion."""
+    if minutes < 1:
+        return "under 1 min walk"
+    if minutes <= 90:
+        return f"about {minutes:.0f} min walk"
+    return "too far to walk"
+
+
 def cost_text(is_free, fees) -> str:
     if is_free is True:
         return "Free" + (f" ({fees})" if not is_blank(fees) else "")

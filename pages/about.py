@@ -1,0 +1,50 @@
+"""About: where the data comes from, its licences and its limits."""
+
+import streamlit as st
+
+import ui
+from directory import config
+from directory.sources import catalogue
+
+st.title("About the data")
+st.write(
+    "Family Support Map joins a directory of early-years and perinatal services with the English Indices "
+    "of Deprivation, so families can find help and commissioners can see where help is missing."
+)
+
+cat = catalogue()
+areas = ui.areas()
+services = ui.services()
+c1, c2, c3 = st.columns(3)
+c1.metric("Neighbourhoods (LSOAs)", f"{len(areas.lsoa):,}")
+c2.metric("Service locations", f"{len(services):,}")
+c3.metric("Postcodes searchable", f"{areas.postcodes.n_postcodes:,}")
+st.caption(
+    f"Full postcodes are searchable in the areas {', '.join(areas.postcodes.areas)}; elsewhere a postcode is "
+    "placed at the middle of its postcode sector. Add the national NSPL file to the raw folder for every postcode."
+)
+
+st.subheader("Sources")
+rows = [
+    {"Data": s.title, "Publisher": s.publisher, "Vintage": s.vintage, "Licence": s.licence,
+     "Official source": s.url or s.page or ""}
+    for s in cat.sources.values()
+]
+st.dataframe(rows, hide_index=True, use_container_width=True,
+             column_config={"Official source": st.column_config.LinkColumn()})
+st.markdown(
+    f"""
+**How distances work.** Each neighbourhood (LSOA) is represented by its ONS population-weighted centroid.
+Distances are straight lines in British National Grid metres; walking times assume {config.WALKING_KMH:g} km/h.
+
+**Under-5s** are ONS mid-2020 estimates for 2011 LSOAs, carried to 2021 LSOAs with the ONS best-fit lookup
+in proportion to Census 2021 children aged 0-15.
+
+**Income-deprived children** are the IoD2025 IDACI numerator; 815 LSOAs have no published value and are
+left blank (never guessed).
+
+**Services** are seeded from the Department for Education's register of local authority maintained nursery
+schools; councils and services add the rest by import.
+"""
+)
+ui.footer()

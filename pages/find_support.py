@@ -1,0 +1,157 @@
+"""Find support: families search by postcode or place and get a list and a map."""
+
+from urllib.parse import urlencode, urlsplit
+
+import streamlit as st
+from streamlit_folium import st_folium
+
+import ui
+from directory import maps, taxonomy, text, urlstate
+from directory.config import WALKING_KMH
+from directory.geocode import LocateError, locate
+from directory.nearest import Filters, near
+
+MAX_SHOWN = 50
+STAGE_OPTIONS = [""] + [s.code for s in taxonomy.STAGES]
+
+st.title("Find support near you")
+st.write(
+    "Children's centres and family hubs, stay and play, baby massage, parenting courses, feeding and sleep "
+    "support, peer support and perinatal mental health services near you."
+)
+
+areas = ui.areas()
+services = ui.services()
+
+# The URL is the search: fill the widgets from it when they have no value yet.
+start = urlstate.decode(st.query_params)
+defaults = {
+    "fs_q": start.q, "fs_radius": start.radius_km, "fs_types": start.types, "fs_self": start.self_referral,
+    "fs_free": start.free_only, "fs_stage": start.stage or "", "fs_at": start.at, "fs_last_q": start.q,
+}
+for key, value in defaults.items():
+    st.session_state.setdefault(key, value)
+
+q = st.text_input(
+    "Postcode or place",
+    key="fs_q",
+    placeholder="e.g. TF1 1AA, Harrogate, Dawley or a local authority",
+    help="A full postcode gives distances from your door. Your postcode is not stored or logged.",
+)
+filters_on = any(st.session_state[k] for k in ("fs_types", "fs_self", "fs_free", "fs_stage"))
+with st.expander("Filters", expanded=filters_on):
+    st.multiselect(
+        "Type of support", [t.code for t in taxonomy.TERMS], key="fs_types", format_func=taxonomy.label,
+        placeholder="Any type",
+    )
+    st.select_slider("Distance", options=list(urlstate.RADII_KM), key="fs_radius", format_func=lambda r: f"{r:g} km")
+    st.selectbox(
+        "Age or stage", STAGE_OPTIONS, key="fs_stage",
+        format_func=lambda c: taxonomy.STAGE_BY_CODE[c].label if c else "Any age or stage",
+    )
+    st.checkbox("Self-referral only (no need to be referred by a professional)", key="fs_self")
+    st.checkbox("Free only", key="fs_free")
+
+if q != st.session_state.fs_last_q:  # a new search forgets the place chosen for the old one
+    st.session_state.fs_at = None
+    st.session_state.fs_last_q = q
+
+state = urlstate.SearchState(
+    q=q.strip(), radius_km=st.session_state.fs_radius, types=st.session_state.fs_types,
+    self_referral=st.session_state.fs_self, free_only=st.session_state.fs_free,
+    stage=st.session_state.fs_stage or None, at=st.session_state.fs_at,
+)
+st.query_params.from_dict(urlstate.encode(state))
+
+if not state.q:
+    st.info(
+        f"Type a postcode or a place to see what is near. The directory holds {len(services):,} service "
+        "locations in England."
+    )
+    ui.footer()
+    st.stop()
+
+try:
+    if state.at and (chosen := areas.places.search(state.at)):
+        origin = chosen[0]
+    else:
+        origin = locate(state.q, areas.postcodes, areas.places)
+except LocateError as e:
+    if e.kind == "ambiguous":
+        st.warning(str(e))
+        pick = st.radio("Choose a place", [c.label for c in e.candidates], index=None, key="fs_pick")
+        if pick:
+            st.session_state.fs_at = next(c.code for c in e.candidates if c.label == pick)
+            st.rerun()
+    elif e.kind == "malformed":
+        st.error(str(e))
+    else:
+        st.warning(str(e))
+    ui.footer()
+    st.stop()
+
+if origin.note:
+    st.info(origin.note)
+
+filters = Filters(tuple(state.types), state.self_referral, state.free_only, state.stage)
+found = near(services, origin.x, origin.y, state.radius_km, filters)
+results = found.table.head(MAX_SHOWN)
+
+if found.n_matching == 0:
+    st.warning(
+        "No service in the directory matches these filters anywhere yet. Try fewer filters: the directory "
+        "grows as councils and services add their lists."
+    )
+    ui.footer()
+    st.stop()
+
+if found.within_radius:
+    more = f" (showing the nearest {MAX_SHOWN})" if len(found.table) > MAX_SHOWN else ""
+    st.subheader(f"{len(found.table)} within {state.radius_km:g} km of {origin.label}{more}")
+else:
+    st.subheader(f"Nothing within {state.radius_km:g} km of {origin.label}")
+    st.info(
+        f"No service matching your filters is within {state.radius_km:g} km. "
+        f"The nearest {len(results)} are listed below with their distances."
+    )
+st.caption(
+    f"Distances are straight lines from {origin.label}. Walking times assume {WALKING_KMH:g} km/h (3 mph): "
+    "real routes are longer, and slower with a pram."
+)
+
+map_col, list_col = st.columns([3, 2], gap="medium")
+with map_col:
+    out = st_folium(
+        maps.search_map(origin, state.radius_km, results), key="fs_map", height=520, use_container_width=True,
+        returned_objects=["last_object_clicked"],
+    )
+selected = maps.clicked_service(results, (out or {}).get("last_object_clicked"))
+
+with list_col:
+    for i, row in enumerate(results.to_dict("records"), start=1):
+        label = (
+            f"{i}\\. **{text.md(row['name'])}** · {row['distance_km']:.1f} km · {text.walk_text(row['walk_min'])}"
+        )
+        with st.expander(label, expanded=row["service_id"] == selected):
+            st.markdown(text.details_markdown(row))
+
+share = f"?{urlencode(urlstate.encode(state))}"
+try:
+    base = urlsplit(st.context.url)
+    share = f"{base.scheme}://{base.netloc}{base.path}{share}"
+except Exception:  # no browser context (e.g. in tests): a relative link is still useful
+    pass
+with st.expander("Share this search"):
+    st.write("Copy this link to send the same search and filters to someone else:")
+    st.code(share, language=None)
+    st.download_button(
+        "Download this list (CSV)",
+        results.assign(types=results.types.apply(lambda ts: "; ".join(taxonomy.label(t) for t in ts)))[
+            ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_min", "phone", "email",
+             "url", "last_verified", "source"]
+        ].round({"distance_km": 2, "walk_min": 0}).to_csv(index=False),
+        file_name="family-support-nearby.csv",
+        mime="text/csv",
+    )
+
+ui.footer()

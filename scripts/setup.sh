@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what the app needs into .venv (and Debian packages where apt-get is available),
+# then build the derived data from the raw files.
+#   scripts/setup.sh           the dashboard's needs
+#   scripts/setup.sh --tests   also Chromium (browser tests) and PostgreSQL (storage tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[ "${1:-}" = "--tests" ] && want_tests=1
+
+# Debian packages: Leaflet and jQuery served by the app itself (maps work offline),
+# Chromium and PostgreSQL for the tests. Skipped where there is no apt-get.
+pkgs=(libjs-leaflet libjs-leaflet.markercluster libjs-jquery)
+[ $want_tests = 1 ] && pkgs+=(chromium postgresql)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null; then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "installing Debian packages: ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "note: no apt-get here; maps will load Leaflet from its CDN (${missing[*]} not installed)" >&2
+  fi
+fi
+
+# Python packages, pinned; reinstalled only when requirements.txt changes.
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+# Derived data: rebuilt only when a raw file changed.
+.venv/bin/python -m directory data build

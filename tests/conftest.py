@@ -1,0 +1,133 @@
+"""Shared fixtures. Tests run on the real official files in FSM_RAW_DATA
+(default ../shared/data), built once per session into a temporary folder,
+and on a throwaway directory database seeded from DfE GIAS."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots (git-ignored)
+
+# Decide the environment before any app module reads it.
+os.environ.setdefault("FSM_RAW_DATA", str((ROOT / ".." / "shared" / "data").resolve()))
+_session_dir = Path(tempfile.mkdtemp(prefix="fsm-tests-"))
+os.environ.setdefault("FSM_BUILD_DIR", str(ROOT / "data" / "build"))
+os.environ["FSM_DATABASE_URL"] = f"sqlite:///{_session_dir / 'directory.sqlite'}"
+os.environ.setdefault("FSM_MAP_ASSETS", "local")
+
+from directory import config  # noqa: E402
+from directory.areas import Areas  # noqa: E402
+from directory.bootstrap import ensure_ready  # noqa: E402
+from directory.build import ensure_built  # noqa: E402
+from directory.store import Directory  # noqa: E402
+
+RAW = config.raw_dir()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_session_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def raw() -> Path:
+    if not RAW.is_dir():
+        pytest.fail(f"FSM_RAW_DATA={RAW} is not a folder of the official raw files (see README)")
+    return RAW
+
+
+@pytest.fixture(scope="session")
+def areas(raw) -> Areas:
+    ensure_built(raw)
+    return Areas.load()
+
+
+@pytest.fixture(scope="session")
+def seeded(areas) -> Directory:
+    """The session's directory (FSM_DATABASE_URL): GIAS nursery schools only. Read-only for tests."""
+    return ensure_ready()
+
+
+@pytest.fixture()
+def empty_directory(tmp_path) -> Directory:
+    """A fresh, empty SQLite directory for tests that write."""
+    return Directory(f"sqlite:///{tmp_path / 'dir.sqlite'}").create()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(seeded):
+    """`streamlit run dashboard.py` on a free local port, stopped at the end."""
+    port = free_port()
+    log = open(_session_dir / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited: {(_session_dir / 'streamlit.log').read_text()[-2000:]}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed (scripts/setup.sh --tests installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    yield pg
+    ctx.close()
+
+
+def wait_for_app(pg, text: str, timeout: float = 60_000):
+    """Wait until the Streamlit page shows `text` and has stopped running."""
+    pg.get_by_text(text).first.wait_for(timeout=timeout)
+    pg.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
+    )
