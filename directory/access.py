@@ -19,6 +19,58 @@ E2SFCA (Luo & Qi 2009): the same with a distance-decay weight W(d_ij) in both st
     W is a step function over three equal zones of the catchment, weights 1.00, 0.68, 0.22
     (Luo & Qi's Gaussian-derived zone weights).
 A_i is supply per unit of demand; shown per 1,000 children.
+Services whose catchment holds no demand (possible with the IDACI demand, whose
+suppressed LSOAs count as 0) have an undefined ratio and add nothing.
+
+Gaps (parameters: radius d0, deprived deciles D, default {1, 2}; demand column P):
+    deprived_i     = IMD decile_i in D
+    within_i       = nearest_km_i <= d0            (a service of the selected types within reach)
+    gap_i          = deprived_i and not within_i
+    gap_children_i = P_i if gap_i else 0
+    The gap list is the gap LSOAs ranked by P_i (most affected children first; ties:
+    farther nearest service first, then LSOA code).
+
+Coverage by IMD decile (any set of LSOAs: one authority, a region, England):
+    share within reach (decile k) = sum_{i in k, within_i} C_i / sum_{i in k} C_i
+    for C = children 0-15 and C = income-deprived children (IDACI numerator; the 815
+    suppressed LSOAs are left out of both sums, and counted in `idaci_suppressed_lsoas`).
+
+Where would new sites help most (maximal covering location problem, Church & ReVelle 1974):
+    weights w_i = gap_children_i (deprived children not within reach today);
+    a candidate site c covers LSOA i when d_ci <= d0; choose K sites maximising the
+    weight covered. Greedy: K times, take the candidate covering the most still-uncovered
+    weight, then mark what it covers as covered. Coverage is a monotone submodular
+    function, so greedy reaches at least 1 - (1 - 1/K)^K >= 1 - 1/e (63%) of the optimum
+    (Nemhauser, Wolsey & Fisher 1978); tests compare it with exhaustive search. Candidates:
+    LSOA population-weighted centroids (by default those of the LSOAs given).
+
+API for others (DataFrames in, DataFrames out; every parameter explicit, defaults shown):
+
+    services_of_types(services, types=()) -> services offering any of `types` (empty: all)
+    lsoa_measures(lsoa, services, *, types=(), radius_km=1.6, demand="children_0_15",
+                  deciles=(1, 2), decay=LUO_QI) -> one row per row of `lsoa`, same order:
+        codes and names (LSOA, ward, district ltla24_*, region), x, y, lon, lat,
+        imd_decile, imd_score, income_decile, income_score, children_and_young_people_score,
+        children_and_young_people_decile, children_0_15, idaci_numerator (<NA> = suppressed),
+        under5, nearest_km, n_within, within (bool), sfca_per_1000, e2sfca_per_1000
+        (per 1,000 of `demand`), deprived (bool), gap (bool), gap_children (of `demand`)
+    gap_list(measures, *, radius_km=1.6, deciles=(1, 2), demand="children_0_15")
+        -> the gap LSOAs, ranked (column `rank`, 1 = most affected children)
+    coverage_by_decile(measures, *, radius_km=1.6, by=None) -> one row per (group, IMD
+        decile 1..10): lsoas, children_0_15, children_within, children_within_share,
+        idaci_children, idaci_within, idaci_within_share, idaci_suppressed_lsoas
+        (`by`: None for all rows as one group, or a column such as "ltla24_code", "region24_code")
+    coverage_summary(measures, *, radius_km=1.6, deciles=(1, 2), demand="children_0_15", by=None)
+        -> one row per group: the same counts over all deciles plus deprived_children,
+        deprived_within_share, gap_lsoas, gap_children
+    compare_with_england(measures, ltla24_code, *, radius_km=1.6) -> per IMD decile, the
+        authority's and England's shares within reach (measures must cover England)
+    best_new_sites(measures, *, k=3, radius_km=1.6, deciles=(1, 2), demand="children_0_15",
+                   candidates=None) -> up to k rows: rank, candidate LSOA, x, y, lon, lat,
+        children_gained, lsoas_reached, cumulative_children
+Shares are fractions (0..1); distances km; `measures` is what lsoa_measures returns
+(rows may be filtered to an authority first). The low-level functions below
+(pairs_within, nearest_km, count_within, fca, lsoa_access) stay as they are.
 """
 
 from __future__ import annotations
