@@ -177,3 +177,266 @@ def lsoa_access(
             "e2sfca_per_1000": fca(pairs, P, S, radius_m, decay) * 1000.0,
         }
     )
+
+
+# ---------------------------------------------------------------------------
+# Gaps, coverage by deprivation, and where new sites would help most
+# ---------------------------------------------------------------------------
+
+DEFAULT_DECILES = (1, 2)
+DEMANDS = {
+    "children_0_15": "children aged 0-15 (Census 2021)",
+    "idaci_numerator": "income-deprived children (IoD2025 IDACI numerator)",
+}
+AREA_COLUMNS = [
+    "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
+    "region24_code", "region24_name", "x", "y", "lon", "lat",
+]
+DEPRIVATION_COLUMNS = [
+    "imd_decile", "imd_score", "income_decile", "income_score",
+    "children_and_young_people_score", "children_and_young_people_decile",
+]
+COUNT_COLUMNS = ["children_0_15", "idaci_numerator", "under5"]
+
+
+def _deciles(deciles) -> list[int]:
+    return sorted({int(d) for d in deciles})
+
+
+def _demand(df: pd.DataFrame, demand: str) -> np.ndarray:
+    if demand not in DEMANDS:
+        raise ValueError(f"demand must be one of {sorted(DEMANDS)}, not {demand!r}")
+    return pd.to_numeric(df[demand], errors="coerce").fillna(0).to_numpy(float)
+
+
+def services_of_types(services: pd.DataFrame, types=()) -> pd.DataFrame:
+    """The services offering any of `types` (taxonomy codes); all of them when `types` is empty."""
+    wanted = set(types or ())
+    if not wanted or "types" not in services:
+        return services
+    keep = services["types"].apply(lambda ts: bool(wanted.intersection(ts if isinstance(ts, (list, tuple)) else [])))
+    return services[keep.to_numpy(bool)]
+
+
+def lsoa_measures(
+    lsoa: pd.DataFrame,
+    services: pd.DataFrame,
+    *,
+    types=(),
+    radius_km: float = DEFAULT_RADIUS_KM,
+    demand: str = "children_0_15",
+    deciles=DEFAULT_DECILES,
+    decay=LUO_QI,
+) -> pd.DataFrame:
+    """Every per-LSOA measure of the module docstring, one row per row of `lsoa` (same order).
+
+    `lsoa` is `Areas.lsoa` (or rows of it: the catchments then only see those LSOAs'
+    demand, so pass all of England and filter afterwards for correct 2SFCA values near
+    authority borders). `services` needs x, y (BNG metres) and, to filter, `types`.
+    """
+    pool = services_of_types(services, types)
+    acc = lsoa_access(lsoa, pool, radius_km=radius_km, demand=demand, decay=decay)
+    keep = [c for c in AREA_COLUMNS + DEPRIVATION_COLUMNS + COUNT_COLUMNS if c in lsoa]
+    out = lsoa[keep].reset_index(drop=True).copy()
+    for c in ("nearest_km", "n_within", "sfca_per_1000", "e2sfca_per_1000"):
+        out[c] = acc[c].to_numpy()
+    out["within"] = out["nearest_km"].to_numpy() <= radius_km
+    out["deprived"] = out["imd_decile"].isin(_deciles(deciles)).to_numpy(bool)
+    out["gap"] = out["deprived"] & ~out["within"]
+    out["gap_children"] = np.where(out["gap"], _demand(out, demand), 0.0)
+    return out
+
+
+def _gap_mask(measures: pd.DataFrame, radius_km: float, deciles) -> np.ndarray:
+    deprived = measures["imd_decile"].isin(_deciles(deciles)).to_numpy(bool)
+    return deprived & ~(measures["nearest_km"].to_numpy(float) <= radius_km)
+
+
+GAP_LIST_COLUMNS = [
+    "rank", "lsoa21_code", "lsoa21_name", "ward24_name", "ltla24_name", "imd_decile", "imd_score",
+    "income_decile", "children_and_young_people_score", "children_0_15", "idaci_numerator", "under5",
+    "nearest_km", "n_within",
+]
+
+
+def gap_list(
+    measures: pd.DataFrame,
+    *,
+    radius_km: float = DEFAULT_RADIUS_KM,
+    deciles=DEFAULT_DECILES,
+    demand: str = "children_0_15",
+) -> pd.DataFrame:
+    """LSOAs in the deprived `deciles` whose nearest service is beyond `radius_km`, ranked by
+    their `demand` children (most first; ties: farther nearest service, then LSOA code)."""
+    gaps = measures[_gap_mask(measures, radius_km, deciles)].copy()
+    gaps["affected_children"] = _demand(gaps, demand)
+    gaps = gaps.sort_values(
+        ["affected_children", "nearest_km", "lsoa21_code"], ascending=[False, False, True], kind="stable",
+        ignore_index=True,
+    )
+    gaps.insert(0, "rank", np.arange(1, len(gaps) + 1))
+    cols = [c for c in GAP_LIST_COLUMNS if c in gaps] + ["affected_children"]
+    return gaps[cols]
+
+
+def _group_keys(df: pd.DataFrame, by) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _coverage_counts(df: pd.DataFrame, radius_km: float) -> pd.DataFrame:
+    within = df["nearest_km"].to_numpy(float) <= radius_km
+    kids = pd.to_numeric(df["children_0_15"], errors="coerce").fillna(0).to_numpy(float)
+    idaci = pd.to_numeric(df["idaci_numerator"], errors="coerce").to_numpy(float)
+    known = ~np.isnan(idaci)
+    idaci = np.where(known, idaci, 0.0)
+    return pd.DataFrame({
+        "lsoas": 1,
+        "children_0_15": kids,
+        "children_within": np.where(within, kids, 0.0),
+        "idaci_children": idaci,
+        "idaci_within": np.where(within, idaci, 0.0),
+        "idaci_suppressed_lsoas": (~known).astype(int),
+    }, index=df.index)
+
+
+def _add_shares(t: pd.DataFrame) -> pd.DataFrame:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["children_within_share"] = t["children_within"] / t["children_0_15"].where(t["children_0_15"] > 0)
+        t["idaci_within_share"] = t["idaci_within"] / t["idaci_children"].where(t["idaci_children"] > 0)
+    return t
+
+
+COVERAGE_COLUMNS = [
+    "lsoas", "children_0_15", "children_within", "children_within_share", "idaci_children", "idaci_within",
+    "idaci_within_share", "idaci_suppressed_lsoas",
+]
+
+
+def coverage_by_decile(
+    measures: pd.DataFrame,
+    *,
+    radius_km: float = DEFAULT_RADIUS_KM,
+    by=None,
+) -> pd.DataFrame:
+    """Children (all, and income-deprived) within `radius_km` of a service, per IMD decile 1..10
+    (every decile listed, with 0 LSOAs where a group has none; shares are then NaN)."""
+    keys = _group_keys(measures, by)
+    counts = _coverage_counts(measures, radius_km)
+    for k in keys + ["imd_decile"]:
+        counts[k] = measures[k].to_numpy()
+    t = counts.groupby(keys + ["imd_decile"], sort=True).sum().reset_index()
+    groups = t[keys].drop_duplicates() if keys else pd.DataFrame(index=[0])
+    full = groups.merge(pd.DataFrame({"imd_decile": np.arange(1, 11)}), how="cross")
+    full["imd_decile"] = full["imd_decile"].astype(measures["imd_decile"].dtype)
+    t = full.merge(t, on=keys + ["imd_decile"], how="left")
+    for c in ("lsoas", "children_0_15", "children_within", "idaci_children", "idaci_within", "idaci_suppressed_lsoas"):
+        t[c] = t[c].fillna(0)
+    t["lsoas"] = t["lsoas"].astype(int)
+    t["idaci_suppressed_lsoas"] = t["idaci_suppressed_lsoas"].astype(int)
+    return _add_shares(t)[keys + ["imd_decile"] + COVERAGE_COLUMNS]
+
+
+def coverage_summary(
+    measures: pd.DataFrame,
+    *,
+    radius_km: float = DEFAULT_RADIUS_KM,
+    deciles=DEFAULT_DECILES,
+    demand: str = "children_0_15",
+    by=None,
+) -> pd.DataFrame:
+    """Headline numbers per group (all deciles together): the coverage counts and shares,
+    plus deprived_children (of `demand`, in the deprived `deciles`), deprived_within_share,
+    gap_lsoas and gap_children (deprived children of `demand` with no service within reach)."""
+    keys = _group_keys(measures, by)
+    counts = _coverage_counts(measures, radius_km)
+    dem = _demand(measures, demand)
+    deprived = measures["imd_decile"].isin(_deciles(deciles)).to_numpy(bool)
+    gap = _gap_mask(measures, radius_km, deciles)
+    counts["deprived_children"] = np.where(deprived, dem, 0.0)
+    counts["deprived_within"] = np.where(deprived & ~gap, dem, 0.0)
+    counts["gap_lsoas"] = gap.astype(int)
+    counts["gap_children"] = np.where(gap, dem, 0.0)
+    if keys:
+        for k in keys:
+            counts[k] = measures[k].to_numpy()
+        t = counts.groupby(keys, sort=True).sum().reset_index()
+    else:
+        t = counts.sum().to_frame().T
+    t = _add_shares(t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["deprived_within_share"] = t["deprived_within"] / t["deprived_children"].where(t["deprived_children"] > 0)
+    for c in ("lsoas", "idaci_suppressed_lsoas", "gap_lsoas"):
+        t[c] = t[c].astype(int)
+    return t[keys + COVERAGE_COLUMNS + ["deprived_children", "deprived_within", "deprived_within_share",
+                                        "gap_lsoas", "gap_children"]]
+
+
+def compare_with_england(
+    measures: pd.DataFrame,
+    ltla24_code: str,
+    *,
+    radius_km: float = DEFAULT_RADIUS_KM,
+) -> pd.DataFrame:
+    """Per IMD decile: the authority's and England's shares of children (all; income-deprived)
+    within reach. `measures` must hold every English LSOA."""
+    area = coverage_by_decile(measures[measures["ltla24_code"] == ltla24_code], radius_km=radius_km)
+    england = coverage_by_decile(measures, radius_km=radius_km)
+    out = area[["imd_decile", "lsoas", "children_0_15", "children_within_share", "idaci_within_share"]].rename(
+        columns={"children_within_share": "area_children_share", "idaci_within_share": "area_idaci_share"})
+    out["england_children_share"] = england["children_within_share"].to_numpy()
+    out["england_idaci_share"] = england["idaci_within_share"].to_numpy()
+    return out
+
+
+def covered_weight(measures: pd.DataFrame, sites_xy: np.ndarray, weights: np.ndarray, radius_km: float) -> float:
+    """Total weight of the rows of `measures` within `radius_km` of any of `sites_xy` (BNG m)."""
+    sites_xy = np.asarray(sites_xy, float).reshape(-1, 2)
+    pairs = pairs_within(measures[["x", "y"]].to_numpy(float), sites_xy, radius_km * 1000.0)
+    hit = np.zeros(len(measures), bool)
+    hit[pairs.i] = True
+    return float(np.asarray(weights, float)[hit].sum())
+
+
+NEW_SITE_COLUMNS = [
+    "rank", "lsoa21_code", "lsoa21_name", "ward24_name", "ltla24_name", "imd_decile", "x", "y", "lon", "lat",
+    "children_gained", "lsoas_reached", "cumulative_children",
+]
+
+
+def best_new_sites(
+    measures: pd.DataFrame,
+    *,
+    k: int = 3,
+    radius_km: float = DEFAULT_RADIUS_KM,
+    deciles=DEFAULT_DECILES,
+    demand: str = "children_0_15",
+    candidates: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Greedy maximal covering: up to `k` candidate sites that bring the most deprived children
+    (of `demand`, IMD deciles in `deciles`, not within `radius_km` of a service today) within reach.
+
+    `measures`: the LSOAs whose children count (e.g. one authority's rows of lsoa_measures).
+    `candidates`: rows with x, y (and lsoa21_code...) to choose from; default `measures` itself.
+    Stops early when no candidate adds anything. Ties go to the candidate listed first.
+    """
+    cand = measures if candidates is None else candidates
+    cand = cand.reset_index(drop=True)
+    w = np.where(_gap_mask(measures, radius_km, deciles), _demand(measures, demand), 0.0)
+    pairs = pairs_within(cand[["x", "y"]].to_numpy(float), measures[["x", "y"]].to_numpy(float), radius_km * 1000.0)
+    rows, total = [], 0.0
+    for rank in range(1, max(int(k), 0) + 1):
+        gains = np.bincount(pairs.i, weights=w[pairs.j], minlength=len(cand))
+        if len(gains) == 0 or gains.max() <= 0:
+            break
+        c = int(np.argmax(gains))
+        reached = pairs.j[(pairs.i == c) & (w[pairs.j] > 0)]
+        total += gains[c]
+        rows.append({"rank": rank, "_row": c, "children_gained": gains[c], "lsoas_reached": len(reached),
+                     "cumulative_children": total})
+        w[reached] = 0.0
+    picked = pd.DataFrame(rows, columns=["rank", "_row", "children_gained", "lsoas_reached", "cumulative_children"])
+    info = cand.iloc[picked["_row"].to_numpy(int)].reset_index(drop=True)
+    out = pd.concat([picked.drop(columns="_row"), info.drop(columns=[c for c in picked if c in info])], axis=1)
+    return out[[c for c in NEW_SITE_COLUMNS if c in out]]
