@@ -278,3 +278,28 @@ def test_real_measures_are_consistent(areas, seeded):
     served = len(np.unique(A.pairs_within(areas.lsoa[["x", "y"]].to_numpy(), services[["x", "y"]].to_numpy(),
                                           1600.0).j))
     assert (m.sfca_per_1000 / 1000 * m.children_0_15).sum() == pytest.approx(served)
+
+
+def test_agrees_with_pysal_access_on_a_real_region(areas, seeded):
+    """2SFCA and E2SFCA equal PySAL `access` (the reference implementation) to 1e-9 on the
+    North East's LSOAs and every real service, with a brute-force cost table."""
+    from access import Access, weights
+
+    lsoa = areas.lsoa[areas.lsoa.region24_name == "North East"].reset_index(drop=True)
+    services = seeded.service_frame()
+    ours = A.lsoa_access(lsoa, services, radius_km=1.6)
+    d = np.hypot(lsoa.x.to_numpy()[:, None] - services.x.to_numpy()[None, :],
+                 lsoa.y.to_numpy()[:, None] - services.y.to_numpy()[None, :])
+    i, j = np.nonzero(d <= 1600)
+    cost = pd.DataFrame({"origin": lsoa.lsoa21_code.to_numpy()[i], "dest": j, "cost": d[i, j]})
+    acc = Access(demand_df=pd.DataFrame({"geoid": lsoa.lsoa21_code, "children": lsoa.children_0_15.astype(float)}),
+                 demand_index="geoid", demand_value="children",
+                 supply_df=pd.DataFrame({"sid": np.arange(len(services)), "supply": 1.0}), supply_index="sid",
+                 supply_value="supply", cost_df=cost, cost_origin="origin", cost_dest="dest", cost_name="cost")
+    edges = np.asarray(A.LUO_QI.edges) * 1600.0
+    ref2 = acc.two_stage_fca(name="s", max_cost=1600.0)["s_supply"].reindex(lsoa.lsoa21_code).fillna(0)
+    refe = acc.enhanced_two_stage_fca(name="e", max_cost=1600.0, weight_fn=weights.step_fn(
+        dict(zip(edges.tolist(), A.LUO_QI.weights))))["e_supply"].reindex(lsoa.lsoa21_code).fillna(0)
+    assert (ours.sfca_per_1000 > 0).sum() > 50
+    assert ours.sfca_per_1000.to_numpy() == pytest.approx(ref2.to_numpy() * 1000, rel=1e-9, abs=0)
+    assert ours.e2sfca_per_1000.to_numpy() == pytest.approx(refe.to_numpy() * 1000, rel=1e-9, abs=0)
