@@ -8,6 +8,9 @@ pages = {
     "For families": [
         st.Page("pages/find_support.py", title="Find support", icon=":material/search:", default=True),
     ],
+    "For commissioners": [
+        st.Page("pages/provision_gaps.py", title="Provision gaps", icon=":material/map:", url_path="gaps"),
+    ],
     "About": [
         st.Page("pages/about.py", title="About the data", icon=":material/info:", url_path="about"),
     ],
