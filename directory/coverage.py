@@ -1,0 +1,593 @@
+"""Coverage tables for analysts: the numbers behind the maps, per LSOA, per area and per service.
+
+Each table function is pure (DataFrames in, a `CoverageTable` out: a DataFrame and a
+metadata dict stating the parameters, data vintages, build and generation time):
+
+    lsoa_table(areas, services, types, radius_km, ...)            one row per LSOA 2021
+    area_table(areas, services, level="district"|"region"|"england", types, radius_km, ...)
+    service_table(areas, services, types, radius_km, ...)         one row per service location
+    coverage_tables(areas, services, levels, types, radius_km, ...)  several at once (one computation)
+
+Everything is computed for the whole of England first and filtered afterwards. Catchments
+cross authority borders (a service just over the boundary serves the LSOAs near it, and its
+E2SFCA ratio shares its supply among every LSOA in reach), so an authority's rows are
+exactly its rows of the national table, and districts add up to their region and regions to
+England. Filters (`authority`, `region`: codes or exact names) keep:
+    lsoa     the LSOAs in the chosen authorities (or regions);
+    service  the service locations in them;
+    district, region, england  the WHOLE areas that overlap the filter (the districts of a
+             region; the region holding an authority; England), never part of an area.
+
+Definitions (radius d0, deprived IMD deciles D = {1, 2} by default, demand P = children 0-15
+by default; formulas in access.py, whose functions compute them):
+    nearest_km, n_within, sfca_per_1000, e2sfca_per_1000, within, deprived, gap per LSOA
+        access.lsoa_measures (straight lines between ONS population-weighted LSOA centroids
+        and service locations; gap = IMD decile in D and nearest service beyond d0)
+    area counts  access.coverage_summary and access.coverage_by_decile over the area's LSOAs
+        (children within reach, income-deprived children (IDACI numerator; suppressed LSOAs
+        left out and counted), deprived children, gap LSOAs and children), plus
+        services = service locations in the area (a service's area is that of the LSOA whose
+        population-weighted centroid is nearest, as everywhere in the app) and
+        services_per_1000_children = services / children 0-15 x 1000
+    per service  lsoas_within_radius, children_within_radius, idaci_within_radius: the LSOAs
+        whose centroid lies within d0 of the service, and their children 0-15 and
+        income-deprived children (suppressed IDACI counts as 0 and is not guessed)
+
+A service "type" filter keeps services offering any of the types (none: every service).
+Supply is 1 per service location unless the directory records a capacity.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterable, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import access, taxonomy
+from .access import DEFAULT_DECILES, DEFAULT_RADIUS_KM, DEMANDS
+from .areas import Areas, attach_areas
+from .sources import catalogue
+
+LEVELS = ("lsoa", "district", "region", "england", "service")
+AREA_LEVELS = ("district", "region", "england")
+MAX_RADIUS_KM = 50.0
+ENGLAND = ("E92000001", "England")
+
+TITLES = {
+    "lsoa": "Access to services per LSOA (2021)",
+    "district": "Coverage per local authority district (2024)",
+    "region": "Coverage per region",
+    "england": "Coverage for England",
+    "service": "Children within reach of each service location",
+}
+#: What the geographic exports (GeoJSON, GeoPackage) draw for each table, WGS84.
+GEOMETRY = {
+    "lsoa": "ONS LSOA (Dec 2021) boundaries, super generalised clipped (BSC)",
+    "district": "ONS local authority district (May 2024) boundaries, ultra generalised clipped (BUC)",
+    "region": "dissolved from the district boundaries",
+    "england": "dissolved from the district boundaries",
+    "service": "service location points",
+}
+#: Area keys: the columns naming a row of each area level.
+KEYS = {
+    "district": ["ltla24_code", "ltla24_name", "region24_code", "region24_name"],
+    "region": ["region24_code", "region24_name"],
+    "england": ["country_code", "country_name"],
+}
+#: Catalogue sources every table depends on (boundaries: geographic exports).
+SOURCE_KEYS = ("iod_ranks", "iod_subdomains", "iod_indicators", "lsoa_lookup", "region_lookup", "lsoa_centroids",
+               "census_children", "under5", "lsoa11_lsoa21", "lsoa_boundaries", "district_boundaries")
+DOMAINS = ("income", "employment", "education", "health", "crime", "housing_and_services", "environment")
+DECILE_MEASURES = ("children_0_15", "children_within", "idaci_children", "idaci_within")
+#: Decimals kept for shares and rates: far beyond any real precision, and few enough digits that
+#: every export format (Excel keeps 16 significant digits) gives back exactly the same number.
+ROUND = 6
+
+
+class CoverageError(ValueError):
+    """A parameter that cannot be used: the message says which, and what is allowed."""
+
+
+class CoverageTable(NamedTuple):
+    """One table and its metadata (`frame, metadata = lsoa_table(...)`)."""
+
+    frame: pd.DataFrame
+    metadata: dict
+
+    @property
+    def name(self) -> str:
+        (name,) = self.metadata["tables"]
+        return name
+
+
+@dataclass(frozen=True)
+class Params:
+    """Checked, normalised parameters (see `check_params`)."""
+
+    types: tuple[str, ...] = ()
+    radius_km: float = DEFAULT_RADIUS_KM
+    deciles: tuple[int, ...] = DEFAULT_DECILES
+    demand: str = "children_0_15"
+    authorities: tuple[str, ...] = ()  # ltla24 codes
+    regions: tuple[str, ...] = ()  # region24 codes
+
+
+# ---------------------------------------------------------------- parameters
+
+
+def _codes_or_names(values, table: pd.DataFrame, code: str, name: str, what: str, example: str) -> tuple[str, ...]:
+    by_code = {c.upper(): c for c in table[code]}
+    by_name = {n.lower(): c for n, c in zip(table[name], table[code])}
+    out = []
+    for v in values or ():
+        v = str(v).strip()
+        hit = by_code.get(v.upper()) or by_name.get(v.lower())
+        if hit is None:
+            label = dict(zip(table[code], table[name]))
+            if re.fullmatch(r"[A-Za-z]\d.*", v):  # looks like a code: suggest codes one or two keystrokes away
+                near = [by_code[x] for x in difflib.get_close_matches(v.upper(), list(by_code), n=3, cutoff=0.85)]
+            else:
+                near = [c for n, c in by_name.items() if v.lower() in n][:3] or [
+                    by_name[x] for x in difflib.get_close_matches(v.lower(), list(by_name), n=3, cutoff=0.6)]
+            hint = f" Did you mean {' or '.join(f'{c} ({label[c]})' for c in near)}?" if near else ""
+            raise CoverageError(f"unknown {what} code {v!r}: not an English {what} (codes look like {example}, "
+                                f"or give the exact name).{hint}")
+        if hit not in out:
+            out.append(hit)
+    return tuple(out)
+
+
+def check_params(
+    areas: Areas | None = None,
+    *,
+    types: Iterable[str] = (),
+    radius_km: float = DEFAULT_RADIUS_KM,
+    deciles: Iterable[int] = DEFAULT_DECILES,
+    demand: str = "children_0_15",
+    authority: Iterable[str] = (),
+    region: Iterable[str] = (),
+) -> Params:
+    """Parameters checked and normalised; CoverageError names the first problem.
+
+    Types may be taxonomy codes or labels; authorities and regions codes or exact names
+    (any case). Without `areas` the authority and region filters are not checked.
+    """
+    codes = []
+    for t in types or ():
+        term = taxonomy.resolve(str(t))
+        if term is None:
+            known = ", ".join(x.code for x in taxonomy.TERMS)
+            raise CoverageError(f"unknown service type {t!r}. Known types: {known}")
+        if term.code not in codes:
+            codes.append(term.code)
+    try:
+        radius = float(radius_km)
+    except (TypeError, ValueError):
+        raise CoverageError(f"the radius must be a number of km, not {radius_km!r}") from None
+    if not math.isfinite(radius) or radius <= 0:
+        raise CoverageError(f"the radius must be more than 0 km (got {radius_km:g})")
+    if radius > MAX_RADIUS_KM:
+        raise CoverageError(f"the radius must be at most {MAX_RADIUS_KM:g} km (got {radius:g})")
+    try:
+        dec = sorted({int(d) for d in deciles})
+    except (TypeError, ValueError):
+        raise CoverageError(f"deprived deciles must be whole numbers 1 to 10, not {deciles!r}") from None
+    if not dec or not all(1 <= d <= 10 for d in dec):
+        raise CoverageError(f"deprived deciles must be whole numbers 1 to 10 (got {list(deciles)})")
+    if demand not in DEMANDS:
+        raise CoverageError(f"demand must be one of {', '.join(DEMANDS)} (got {demand!r})")
+    auth: tuple[str, ...] = ()
+    regs: tuple[str, ...] = ()
+    if areas is not None:
+        d = areas.districts
+        auth = _codes_or_names(authority, d, "ltla24_code", "ltla24_name", "authority", "E06000020")
+        regs = _codes_or_names(region, areas.regions, "region24_code", "region24_name", "region", "E12000005")
+        if auth and regs:
+            region_of = dict(zip(d.ltla24_code, d.region24_code))
+            names = dict(zip(d.ltla24_code, d.ltla24_name))
+            outside = [a for a in auth if region_of[a] not in regs]
+            if outside:
+                a = outside[0]
+                raise CoverageError(f"authority {a} ({names[a]}) is not in the region chosen "
+                                    f"({', '.join(regs)}); choose one or the other")
+    elif authority or region:
+        auth, regs = tuple(authority or ()), tuple(region or ())
+    return Params(tuple(codes), radius, tuple(dec), demand, auth, regs)
+
+
+# ---------------------------------------------------------------- the computation
+
+
+@dataclass
+class _Run:
+    """One national computation shared by every table asked for."""
+
+    areas: Areas
+    params: Params
+    generated_at: str
+    measures: pd.DataFrame  # access.lsoa_measures for all of England, with every IoD decile
+    services: pd.DataFrame  # service locations of the chosen types, with their areas
+    notes: list[str] = field(default_factory=list)
+
+
+def _services_with_areas(services: pd.DataFrame, areas: Areas) -> pd.DataFrame:
+    s = services if "lsoa21_code" in services else attach_areas(services, areas)
+    info = areas.lsoa.set_index("lsoa21_code")
+    cols = ["lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name", "region24_code",
+            "region24_name", "imd_decile"]
+    s = s.drop(columns=[c for c in cols if c in s]).reset_index(drop=True)
+    got = info.reindex(s["lsoa21_code"].to_numpy())[cols].reset_index(drop=True)
+    return pd.concat([s, got], axis=1)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _run(areas: Areas, services: pd.DataFrame, p: Params, generated_at: str | None) -> _Run:
+    chosen = access.services_of_types(services, p.types)
+    lsoa = areas.lsoa
+    m = access.lsoa_measures(lsoa, chosen, types=(), radius_km=p.radius_km, demand=p.demand, deciles=p.deciles)
+    for c in ["imd_rank"] + [f"{d}_decile" for d in DOMAINS]:
+        m[c] = lsoa[c].to_numpy()
+    notes = []
+    if len(chosen) == 0:
+        notes.append("No service location of the chosen types is in the directory: nearest_km is blank and "
+                     "no LSOA is within reach.")
+        m["nearest_km"] = np.nan  # inf is not portable to CSV, Excel or JSON
+    return _Run(areas, p, generated_at or _now(), m, _services_with_areas(chosen, areas), notes)
+
+
+def _lsoa_mask(r: _Run, frame: pd.DataFrame) -> np.ndarray:
+    p = r.params
+    if p.authorities:
+        return frame["ltla24_code"].isin(p.authorities).to_numpy(bool)
+    if p.regions:
+        return frame["region24_code"].isin(p.regions).to_numpy(bool)
+    return np.ones(len(frame), bool)
+
+
+LSOA_COLUMNS = [
+    "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name", "region24_code",
+    "region24_name", "imd_score", "imd_rank", "imd_decile", *[f"{d}_decile" for d in DOMAINS],
+    "children_and_young_people_decile", "children_0_15", "idaci_numerator", "under5", "nearest_km", "n_within",
+    "within", "sfca_per_1000", "e2sfca_per_1000", "deprived", "gap",
+]
+
+
+def _lsoa(r: _Run) -> pd.DataFrame:
+    m = r.measures
+    out = m.loc[_lsoa_mask(r, m), LSOA_COLUMNS].reset_index(drop=True)
+    out["nearest_km"] = out["nearest_km"].round(4)  # 0.1 m; `within` and `gap` use the unrounded value
+    out["under5"] = out["under5"].round(2)
+    for c in ("sfca_per_1000", "e2sfca_per_1000"):
+        out[c] = out[c].round(ROUND)
+    return out
+
+
+def _as_counts(t: pd.DataFrame, cols) -> pd.DataFrame:
+    """Sums of whole numbers held as floats -> int64 (exact below 2**53)."""
+    for c in cols:
+        v = t[c].to_numpy(float)
+        if np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+            t[c] = v.astype(np.int64)
+    return t
+
+
+SUMMARY_COUNTS = ["lsoas", "children_0_15", "children_within", "idaci_children", "idaci_within",
+                  "idaci_suppressed_lsoas", "deprived_children", "deprived_within", "gap_lsoas", "gap_children"]
+
+
+def _area(r: _Run, level: str) -> pd.DataFrame:
+    p, m, areas = r.params, r.measures, r.areas
+    by = {"district": "ltla24_code", "region": "region24_code", "england": None}[level]
+    summary = access.coverage_summary(m, radius_km=p.radius_km, deciles=p.deciles, demand=p.demand, by=by)
+    per = access.coverage_by_decile(m, radius_km=p.radius_km, by=by)
+    if by is None:
+        per = per.assign(_k=0)
+        summary = summary.assign(_k=0)
+        by = "_k"
+    wide = per.pivot(index=by, columns="imd_decile", values=list(DECILE_MEASURES))
+    wide.columns = [f"{measure}_imd{int(d)}" for measure, d in wide.columns]
+    t = summary.merge(wide.reset_index(), on=by, how="left")
+    t = _as_counts(t, SUMMARY_COUNTS + list(wide.columns))
+    # service locations in each area
+    s = r.services
+    if level == "england":
+        n = pd.Series([len(s)], index=[0])
+    else:
+        n = s.groupby(by).size() if len(s) else pd.Series(dtype="int64")
+    t["services"] = t[by].map(n).fillna(0).astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t["services_per_1000_children"] = t["services"] / t["children_0_15"].where(t["children_0_15"] > 0) * 1000
+    for c in ("children_within_share", "idaci_within_share", "deprived_within_share", "services_per_1000_children"):
+        t[c] = t[c].astype(float).round(ROUND)
+    # names and filters: whole areas overlapping the chosen authorities or regions
+    if level == "district":
+        names = areas.districts[KEYS["district"]]
+        t = names.merge(t, on="ltla24_code", how="right")
+        keep = (t["ltla24_code"].isin(p.authorities) if p.authorities else
+                t["region24_code"].isin(p.regions) if p.regions else pd.Series(True, index=t.index))
+    elif level == "region":
+        regions_of_filter = set(p.regions) | set(
+            areas.districts.loc[areas.districts.ltla24_code.isin(p.authorities), "region24_code"])
+        t = areas.regions[KEYS["region"]].merge(t, on="region24_code", how="right")
+        keep = t["region24_code"].isin(regions_of_filter) if regions_of_filter else pd.Series(True, index=t.index)
+    else:
+        t = t.drop(columns="_k")
+        t.insert(0, "country_code", ENGLAND[0])
+        t.insert(1, "country_name", ENGLAND[1])
+        keep = pd.Series(True, index=t.index)
+    t = t[keep.to_numpy(bool)]
+    head = KEYS[level] + ["lsoas", "children_0_15", "children_within", "children_within_share", "idaci_children",
+                          "idaci_within", "idaci_within_share", "idaci_suppressed_lsoas", "services",
+                          "services_per_1000_children", "deprived_children", "deprived_within",
+                          "deprived_within_share", "gap_lsoas", "gap_children"]
+    tail = [f"{measure}_imd{d}" for measure in DECILE_MEASURES for d in range(1, 11)]
+    out = t[head + tail].sort_values(KEYS[level][0], ignore_index=True)
+    for c in ("ltla24_code", "ltla24_name", "region24_code", "region24_name", "country_code", "country_name"):
+        if c in out:
+            out[c] = out[c].astype("str")
+    return out
+
+
+SERVICE_COLUMNS = [
+    "service_id", "location_id", "name", "organization", "types", "source", "last_verified", "postcode", "lat", "lon",
+    "x", "y", "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
+    "region24_code", "region24_name", "imd_decile", "lsoas_within_radius", "children_within_radius",
+    "idaci_within_radius",
+]
+
+
+def _service(r: _Run) -> pd.DataFrame:
+    p, s, lsoa = r.params, r.services, r.areas.lsoa
+    pairs = access.pairs_within(s[["x", "y"]].to_numpy(float), lsoa[["x", "y"]].to_numpy(float),
+                                p.radius_km * 1000.0)
+    kids = pd.to_numeric(lsoa["children_0_15"], errors="coerce").fillna(0).to_numpy(float)
+    idaci = pd.to_numeric(lsoa["idaci_numerator"], errors="coerce").fillna(0).to_numpy(float)
+    out = pd.DataFrame({c: s[c].to_numpy() if c in s else None for c in SERVICE_COLUMNS[:21]})
+    out["lsoas_within_radius"] = np.bincount(pairs.i, minlength=len(s)).astype(np.int64)
+    out["children_within_radius"] = np.bincount(pairs.i, weights=kids[pairs.j], minlength=len(s)).astype(np.int64)
+    out["idaci_within_radius"] = np.bincount(pairs.i, weights=idaci[pairs.j], minlength=len(s)).astype(np.int64)
+    out["types"] = [("; ".join(ts) if isinstance(ts, (list, tuple)) else (ts or "")) for ts in s["types"]]
+    out["last_verified"] = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+                            for v in s.get("last_verified", pd.Series([None] * len(s)))]
+    for c in ("service_id", "location_id", "name", "organization", "types", "source", "last_verified", "postcode",
+              "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
+              "region24_code", "region24_name"):
+        out[c] = out[c].astype("str")
+    for c in ("lat", "lon"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float).round(6)
+    for c in ("x", "y"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float).round(1)
+    out["imd_decile"] = out["imd_decile"].astype("Int64")
+    p_mask = _lsoa_mask(r, out)
+    return out[p_mask].sort_values(["name", "service_id", "location_id"], ignore_index=True)
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _column_docs(p: Params) -> dict[str, str]:
+    dem = DEMANDS[p.demand]
+    r = f"{p.radius_km:g} km"
+    dec = ", ".join(map(str, p.deciles))
+    docs = {
+        "lsoa21_code": "LSOA 2021 code (ONS)", "lsoa21_name": "LSOA 2021 name",
+        "ward24_code": "electoral ward 2024 code (ONS best-fit lookup)", "ward24_name": "electoral ward 2024 name",
+        "ltla24_code": "local authority district 2024 code", "ltla24_name": "local authority district 2024 name",
+        "region24_code": "region code", "region24_name": "region name",
+        "country_code": "country code", "country_name": "country name",
+        "imd_score": "IoD2025 Index of Multiple Deprivation score",
+        "imd_rank": "IoD2025 IMD rank (1 = most deprived of 33,755)",
+        "imd_decile": "IoD2025 IMD decile (1 = most deprived 10% of LSOAs in England)",
+        "children_and_young_people_decile": "IoD2025 children and young people sub-domain decile (education)",
+        "children_0_15": "usual residents aged 15 and under (Census 2021)",
+        "idaci_numerator": "income-deprived children aged 0-15 (IoD2025 IDACI numerator); blank where MHCLG "
+                           "published none (suppressed), never estimated",
+        "under5": "children under 5: ONS mid-2020 estimate on 2011 LSOAs carried to 2021 LSOAs in proportion to "
+                  "Census 2021 children 0-15",
+        "nearest_km": "straight-line distance from the LSOA's population-weighted centroid to the nearest service "
+                      "location of the chosen types, km (rounded to 0.1 m; blank when there is none)",
+        "n_within": f"service locations of the chosen types within {r}",
+        "within": f"a service of the chosen types is within {r} (nearest_km <= radius)",
+        "sfca_per_1000": f"2SFCA accessibility: service supply per 1,000 {dem} within {r} (Luo & Wang 2003)",
+        "e2sfca_per_1000": f"E2SFCA accessibility: service supply per 1,000 {dem}, distance-decay weights 1, 0.68, "
+                           f"0.22 over thirds of {r} (Luo & Qi 2009)",
+        "deprived": f"IMD decile in {dec}",
+        "gap": f"provision gap: IMD decile in {dec} and no service of the chosen types within {r}",
+        "lsoas": "LSOAs in the area",
+        "children_within": f"children aged 0-15 in LSOAs with a service within {r}",
+        "children_within_share": "children_within / children_0_15 (fraction 0-1)",
+        "idaci_children": "income-deprived children (IDACI numerator), LSOAs with a published value",
+        "idaci_within": f"income-deprived children in LSOAs with a service within {r}",
+        "idaci_within_share": "idaci_within / idaci_children (fraction 0-1)",
+        "idaci_suppressed_lsoas": "LSOAs whose IDACI numerator is not published (left out of the idaci_ sums)",
+        "services": "service locations of the chosen types in the area",
+        "services_per_1000_children": "services per 1,000 children aged 0-15 in the area",
+        "deprived_children": f"{dem} in LSOAs of IMD decile {dec}",
+        "deprived_within": f"{dem} in LSOAs of IMD decile {dec} with a service within {r}",
+        "deprived_within_share": "deprived_within / deprived_children (fraction 0-1)",
+        "gap_lsoas": f"gap LSOAs: IMD decile {dec}, no service within {r}",
+        "gap_children": f"{dem} in the gap LSOAs",
+        "service_id": "directory service id", "location_id": "directory location id", "name": "service name",
+        "organization": "organisation running it", "types": "service types (taxonomy codes, '; '-separated)",
+        "source": "where the record comes from", "last_verified": "date the record was last verified (YYYY-MM-DD)",
+        "postcode": "postcode of the location", "lat": "latitude (WGS84)", "lon": "longitude (WGS84)",
+        "x": "easting, British National Grid metres", "y": "northing, British National Grid metres",
+        "lsoas_within_radius": f"LSOAs whose population-weighted centroid is within {r}",
+        "children_within_radius": f"children aged 0-15 (Census 2021) in those LSOAs",
+        "idaci_within_radius": "income-deprived children (IDACI numerator) in those LSOAs; suppressed values count "
+                               "as 0",
+    }
+    for d in DOMAINS:
+        docs[f"{d}_decile"] = f"IoD2025 {d.replace('_', ' ')} domain decile (1 = most deprived)"
+    what = {"children_0_15": "children aged 0-15", "children_within": f"children aged 0-15 within {r}",
+            "idaci_children": "income-deprived children", "idaci_within": f"income-deprived children within {r}"}
+    for measure, text in what.items():
+        for k in range(1, 11):
+            docs[f"{measure}_imd{k}"] = f"{text}, LSOAs of IMD decile {k}"
+    return docs
+
+
+def field_type(dtype) -> str:
+    """Frictionless Table Schema type of a pandas dtype."""
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer"
+    if pd.api.types.is_float_dtype(dtype):
+        return "number"
+    return "string"
+
+
+def schema(frame: pd.DataFrame, docs: dict[str, str]) -> list[dict]:
+    return [{"name": c, "type": field_type(frame[c].dtype), "pandas_dtype": str(frame[c].dtype),
+             "description": docs.get(c, "")} for c in frame.columns]
+
+
+def _manifest(areas: Areas) -> dict:
+    path = areas.folder / "manifest.json"
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    inputs = {str(k).replace("\\", "/").rsplit("/", 1)[-1]: v.get("sha256") for k, v in m.get("inputs", {}).items()}
+    return {"version": m.get("version"), "built_at": m.get("built_at"), "inputs_sha256": inputs}
+
+
+def _service_sources(services: pd.DataFrame) -> list[dict]:
+    if services.empty or "source" not in services:
+        return []
+    out = []
+    for src, g in services.groupby("source", sort=True):
+        dates = sorted(str(v) for v in g.get("last_verified", pd.Series(dtype=object)).dropna())
+        out.append({"source": str(src), "locations": int(len(g)),
+                    "last_verified_from": dates[0] if dates else None, "last_verified_to": dates[-1] if dates else None})
+    return out
+
+
+def _from_gias(services: pd.DataFrame) -> bool:
+    from .ingest.gias import SOURCE
+
+    return "source" in services and bool((services["source"] == SOURCE).any())
+
+
+def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
+    p, cat, areas = r.params, catalogue(), r.areas
+    names = dict(zip(areas.districts.ltla24_code, areas.districts.ltla24_name))
+    rnames = dict(zip(areas.regions.region24_code, areas.regions.region24_name))
+    notes = list(r.notes)
+    if name in AREA_LEVELS and (p.authorities or p.regions):
+        notes.append("Area rows are whole areas overlapping the filter (e.g. the region holding an authority).")
+    if name == "service":
+        notes.append("A service's LSOA, district and region are those of the LSOA whose population-weighted "
+                     "centroid is nearest to it.")
+    return {
+        "title": "Family Support Map: coverage tables",
+        "generated_at": r.generated_at,
+        "generator": "Family Support Map, directory.coverage",
+        "parameters": {
+            "service_types": list(p.types),
+            "service_type_labels": [taxonomy.label(t) for t in p.types] or ["all types"],
+            "radius_km": p.radius_km,
+            "gap_imd_deciles": list(p.deciles),
+            "demand": p.demand,
+            "demand_label": DEMANDS[p.demand],
+            "distance": "straight line between ONS population-weighted LSOA centroids and service locations, "
+                        "British National Grid",
+            "decay": "E2SFCA step weights 1.00, 0.68, 0.22 over thirds of the radius (Luo & Qi 2009)",
+        },
+        "filters": {
+            "authority": [{"code": a, "name": names.get(a, "")} for a in p.authorities],
+            "region": [{"code": x, "name": rnames.get(x, "")} for x in p.regions],
+        },
+        "services": {"locations": int(len(r.services)), "by_source": _service_sources(r.services)},
+        "sources": [
+            {"key": k, "title": s.title, "publisher": s.publisher, "vintage": s.vintage, "licence": s.licence,
+             "url": s.url or s.page or ""}
+            for k in SOURCE_KEYS + (("gias",) if _from_gias(r.services) else ())
+            if (s := cat.sources.get(k)) is not None
+        ],
+        "build": _manifest(areas),
+        "attribution": cat.attribution,
+        "notes": notes,
+        "tables": {name: {"title": TITLES[name], "level": name, "rows": int(len(frame)),
+                          "geometry": GEOMETRY[name], "columns": schema(frame, _column_docs(p))}},
+    }
+
+
+def merge_metadata(tables: Iterable[CoverageTable]) -> dict:
+    """One metadata dict for several tables of one run (their `tables` entries together)."""
+    tables = list(tables)
+    out = json.loads(json.dumps(tables[0].metadata))
+    notes = list(out["notes"])
+    for t in tables[1:]:
+        out["tables"].update(t.metadata["tables"])
+        notes += [n for n in t.metadata["notes"] if n not in notes]
+    out["notes"] = notes
+    return out
+
+
+# ---------------------------------------------------------------- public tables
+
+
+def coverage_tables(
+    areas: Areas,
+    services: pd.DataFrame,
+    levels: Iterable[str] = LEVELS,
+    types: Iterable[str] = (),
+    radius_km: float = DEFAULT_RADIUS_KM,
+    *,
+    deciles: Iterable[int] = DEFAULT_DECILES,
+    demand: str = "children_0_15",
+    authority: Iterable[str] = (),
+    region: Iterable[str] = (),
+    generated_at: str | None = None,
+) -> dict[str, CoverageTable]:
+    """Several tables from one national computation, keyed by level (in LEVELS order).
+
+    `services`: Directory.service_frame() (with or without attach_areas).
+    """
+    levels = list(dict.fromkeys(levels))
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad or not levels:
+        raise CoverageError(f"unknown level {bad[0] if bad else ''!r}: choose from {', '.join(LEVELS)}")
+    p = check_params(areas, types=types, radius_km=radius_km, deciles=deciles, demand=demand,
+                     authority=authority, region=region)
+    r = _run(areas, services, p, generated_at)
+    out = {}
+    for lv in LEVELS:
+        if lv in levels:
+            frame = _lsoa(r) if lv == "lsoa" else _service(r) if lv == "service" else _area(r, lv)
+            out[lv] = CoverageTable(frame, metadata(r, lv, frame))
+    return out
+
+
+def lsoa_table(areas: Areas, services: pd.DataFrame, types: Iterable[str] = (),
+               radius_km: float = DEFAULT_RADIUS_KM, **kw) -> CoverageTable:
+    """Per LSOA: codes and names, IMD and domain deciles, children, income-deprived children,
+    nearest service, services within the radius, 2SFCA/E2SFCA per 1,000, gap flag."""
+    return coverage_tables(areas, services, ["lsoa"], types, radius_km, **kw)["lsoa"]
+
+
+def area_table(areas: Areas, services: pd.DataFrame, level: str = "district", types: Iterable[str] = (),
+               radius_km: float = DEFAULT_RADIUS_KM, **kw) -> CoverageTable:
+    """Per district, region or England: children and income-deprived children within reach (in
+    total and per IMD decile), services, services per 1,000 children, gap LSOAs and their children."""
+    if level not in AREA_LEVELS:
+        raise CoverageError(f"area level must be one of {', '.join(AREA_LEVELS)} (got {level!r})")
+    return coverage_tables(areas, services, [level], types, radius_km, **kw)[level]
+
+
+def service_table(areas: Areas, services: pd.DataFrame, types: Iterable[str] = (),
+                  radius_km: float = DEFAULT_RADIUS_KM, **kw) -> CoverageTable:
+    """Per service location: its LSOA, district, region, IMD decile, and the children within the radius."""
+    return coverage_tables(areas, services, ["service"], types, radius_km, **kw)["service"]
