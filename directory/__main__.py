@@ -80,6 +80,89 @@ def cmd_import_csv(args) -> int:
     return EXIT_OK
 
 
+COVERAGE_LEVELS = ("lsoa", "district", "region", "england", "service")
+COVERAGE_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
+COVERAGE_EPILOG = """\
+levels:
+  lsoa      one row per LSOA 2021: codes and names, IMD and domain deciles, children 0-15,
+            income-deprived children, nearest service, services within the radius,
+            2SFCA/E2SFCA per 1,000 children, gap flag
+  district, region, england
+            children and income-deprived children within reach (in total and per IMD
+            decile), services, services per 1,000 children, gap LSOAs and their children
+  service   one row per service location: its LSOA, district, region, IMD decile, and the
+            children within the radius
+  all       every table (xlsx and gpkg hold several; csv and geojson hold one)
+
+Every file states its parameters, data vintages and when it was made: a "metadata" sheet
+(xlsx), a top-level "metadata" member (geojson), layer metadata and a "metadata" table
+(gpkg), or NAME.metadata.json beside the CSV.
+
+examples:
+  python -m directory coverage --level district --radius-km 1.6 --format xlsx --out districts.xlsx
+  python -m directory coverage --level lsoa --authority E06000020 --out telford.gpkg
+  python -m directory coverage --level all --region "North East" --types early_education --out ne.xlsx
+
+exit codes: 0 written; 1 the file could not be written; 2 bad arguments (unknown authority,
+region or type, radius not above 0, ...); 3 the official data files are missing or wrong
+"""
+
+
+def cmd_coverage(args) -> int:
+    from .areas import Areas, attach_areas
+    from .bootstrap import ensure_ready
+    from .coverage import CoverageError, check_params, coverage_tables
+    from .exports import SINGLE_TABLE, ExportError, export, format_of
+
+    t0 = time.perf_counter()
+
+    def usage(e) -> int:
+        print(f"error: {e}\n(see: python -m directory coverage --help)", file=sys.stderr)
+        return EXIT_USAGE
+
+    levels = list(COVERAGE_LEVELS) if "all" in args.level else list(dict.fromkeys(args.level))
+    types = [t.strip() for v in args.types or () for t in v.split(",") if t.strip()]
+    out = Path(args.out)
+    try:
+        fmt = format_of(out, args.format)
+        if fmt in SINGLE_TABLE and len(levels) > 1:
+            raise ExportError(f"a {fmt} file holds one table, and {len(levels)} levels were asked for: choose one "
+                              "--level, or write xlsx or gpkg (one sheet or layer per table)")
+        check_params(None, types=types, radius_km=args.radius_km, deciles=args.gap_deciles, demand=args.demand)
+    except (CoverageError, ExportError) as e:
+        return usage(e)
+    if not out.parent.resolve().is_dir():
+        return usage(f"the folder {out.parent} does not exist")
+
+    progress_line(0.0, "loading areas and services")
+    directory = ensure_ready(args.raw, progress=progress_line)
+    areas = Areas.load()
+    services = attach_areas(directory.service_frame(), areas)
+    progress_line(0.3, f"computing access for {len(areas.lsoa):,} LSOAs and {len(services):,} services")
+    try:
+        tables = coverage_tables(areas, services, levels, types, args.radius_km, deciles=args.gap_deciles,
+                                 demand=args.demand, authority=args.authority or (), region=args.region or ())
+    except CoverageError as e:
+        sys.stderr.write("\n")
+        return usage(e)
+    progress_line(0.6, f"writing {fmt}")
+    try:
+        paths = export(tables, out, fmt, areas)
+    except OSError as e:
+        sys.stderr.write("\n")
+        print(f"error: could not write {out}: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    progress_line(1.0, f"done in {time.perf_counter() - t0:.1f} s")
+    for note in dict.fromkeys(n for t in tables.values() for n in t.metadata["notes"]):
+        if note.startswith("No service"):
+            print(f"note: {note}", file=sys.stderr)
+    for name, t in tables.items():
+        print(f"{name}: {len(t.frame):,} rows")
+    for p in paths:
+        print(f"wrote {p} ({p.stat().st_size:,} bytes)")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m directory", description="Family Support Map: data and directory tools")
     common = argparse.ArgumentParser(add_help=False)
@@ -101,6 +184,32 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--source", required=True, help="who published the list, e.g. 'Telford & Wrekin Council 2025-11'")
     c.add_argument("--commit", action="store_true", help="write the records if there are no problems")
     c.set_defaults(func=cmd_import_csv)
+    from .taxonomy import TERMS
+
+    cov = sub.add_parser(
+        "coverage", parents=[common], help="coverage tables for analysts: CSV, Excel, GeoJSON, GeoPackage",
+        description="Coverage tables (per LSOA, district, region, England or service) for the chosen service "
+                    "types and radius, computed for all of England and filtered to an authority or region.",
+        epilog=COVERAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cov.add_argument("--level", nargs="+", required=True, choices=COVERAGE_LEVELS + ("all",), metavar="LEVEL",
+                     help=f"table(s): {', '.join(COVERAGE_LEVELS)} or all")
+    cov.add_argument("--types", nargs="+", metavar="TYPE",
+                     help="service types (codes or labels, space- or comma-separated; default: every type): "
+                          + ", ".join(t.code for t in TERMS))
+    cov.add_argument("--radius-km", type=float, default=1.6, metavar="KM",
+                     help="catchment radius in km, straight line (default 1.6, about 20 minutes' walk with a pram)")
+    cov.add_argument("--gap-deciles", type=int, nargs="+", default=[1, 2], metavar="D",
+                     help="IMD deciles counted as deprived for the gap flag (default: 1 2)")
+    cov.add_argument("--demand", default="children_0_15", metavar="COLUMN",
+                     help="demand for 2SFCA/E2SFCA and gap children: children_0_15 (default) or idaci_numerator")
+    cov.add_argument("--authority", action="append", metavar="CODE",
+                     help="keep one local authority district (2024 code, e.g. E06000020, or exact name); repeatable")
+    cov.add_argument("--region", action="append", metavar="CODE",
+                     help="keep one region (code, e.g. E12000001, or exact name); repeatable")
+    cov.add_argument("--format", choices=COVERAGE_FORMATS, help="file format (default: from the --out extension)")
+    cov.add_argument("--out", required=True, metavar="FILE", help="file to write (a CSV also gets FILE.metadata.json)")
+    cov.set_defaults(func=cmd_coverage)
     return p
 
 
