@@ -19,6 +19,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -114,6 +115,7 @@ class Location(Base):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+    __table_args__ = (Index("ix_location_postal_code", "postal_code"),)  # duplicate checks on import
 
 
 class ServiceAtLocation(Base):
@@ -164,6 +166,7 @@ class Audit(Base):
     """Who or what changed which record, when, with the record before and after (JSON)."""
 
     __tablename__ = "audit"
+    __table_args__ = (Index("ix_audit_service_id", "service_id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))
@@ -172,3 +175,21 @@ class Audit(Base):
     service_id: Mapped[str] = mapped_column(String(36))
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+
+
+class TaxonomyMapping(Base):
+    """A steward's mapping of another directory's taxonomy term to one of our codes.
+
+    `vocabulary` "*" matches any vocabulary; `term` matches a feed term's code or name
+    (case-insensitive); `code` is one of our taxonomy codes, or "ignore" (known, not ours).
+    """
+
+    __tablename__ = "taxonomy_map"
+    __table_args__ = (UniqueConstraint("vocabulary", "term", name="uq_taxonomy_map_term"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vocabulary: Mapped[str] = mapped_column(String(200), default="*")
+    term: Mapped[str] = mapped_column(String(300))
+    code: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
