@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
-from sqlalchemy import create_engine, delete, event, func, select
+from sqlalchemy import create_engine, event, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from . import config, taxonomy
 from .model import (
@@ -33,8 +36,11 @@ from .model import (
     Schedule,
     Service,
     ServiceAtLocation,
+    TaxonomyMapping,
     TaxonomyTerm,
+    new_id,
     service_taxonomy,
+    utcnow,
 )
 
 TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
@@ -109,25 +115,30 @@ def _blank(v):
     return None if v is None or (isinstance(v, str) and not v.strip()) else v
 
 
+def _place_key(p: Place) -> tuple:
+    return (p.latitude, p.longitude, p.name or "", p.address or "", p.town or "", p.postcode or "")
+
+
+def _places_of(s: Service) -> list[tuple[Place, str]]:
+    """(place, location id) of a stored service, in the canonical order (by coordinates)."""
+    pairs = [
+        (Place(latitude=sal.location.latitude, longitude=sal.location.longitude, name=sal.location.name,
+               address=sal.location.address_1, town=sal.location.city, postcode=sal.location.postal_code),
+         sal.location.id)
+        for sal in s.locations
+    ]
+    return sorted(pairs, key=lambda pair: _place_key(pair[0]))
+
+
 def record_of(s: Service) -> ServiceRecord:
-    """The plain record of a stored service."""
+    """The plain record of a stored service (places by coordinates, languages sorted)."""
     contact = s.contacts[0] if s.contacts else None
     return ServiceRecord(
         source=s.source,
         source_id=s.source_id,
         name=s.name,
         types=sorted(t.code for t in s.terms),
-        places=[
-            Place(
-                latitude=sal.location.latitude,
-                longitude=sal.location.longitude,
-                name=sal.location.name,
-                address=sal.location.address_1,
-                town=sal.location.city,
-                postcode=sal.location.postal_code,
-            )
-            for sal in s.locations
-        ],
+        places=[p for p, _ in _places_of(s)],
         organization=s.organization.name if s.organization else None,
         description=s.description,
         url=s.url,
@@ -142,7 +153,7 @@ def record_of(s: Service) -> ServiceRecord:
         pregnancy=bool(s.pregnancy),
         eligibility=s.eligibility_description,
         schedule=s.schedules[0].description if s.schedules else None,
-        languages=[lang.name for lang in s.languages],
+        languages=sorted({lang.name for lang in s.languages}),
         last_verified=s.assured_date,
         capacity=s.capacity,
         status=s.status,
@@ -153,10 +164,93 @@ def normalised(r: ServiceRecord) -> ServiceRecord:
     """A record as the store would give it back (blank strings as None, types sorted)."""
     d = {k: _blank(v) if isinstance(v, str) else v for k, v in dataclasses.asdict(r).items()}
     d["types"] = sorted(set(r.types))
-    d["places"] = [Place(**{k: _blank(v) if isinstance(v, str) else v for k, v in p.items()}) for p in d["places"]]
+    d["places"] = sorted((Place(**{k: _blank(v) if isinstance(v, str) else v for k, v in p.items()})
+                          for p in d["places"]), key=_place_key)
+    d["languages"] = sorted({lang.strip() for lang in r.languages if lang and lang.strip()})
     d["pregnancy"] = bool(r.pregnancy)
     d["status"] = d["status"] or "active"
     return ServiceRecord(**d)
+
+
+@dataclass
+class StoredService:
+    """A service as stored: its record plus the ids and version an editor or exporter needs."""
+
+    id: str
+    version: int
+    record: ServiceRecord
+    last_modified: datetime | None = None
+    organization_id: str | None = None
+    location_ids: list[str] = field(default_factory=list)  # parallel to record.places
+
+
+class StaleEdit(Exception):
+    """The service changed after the steward opened it: their save would overwrite someone's change."""
+
+    def __init__(self, service_id: str, message: str | None = None):
+        super().__init__(message or "Someone else changed this service after you opened it. Nothing was saved: "
+                                    "reload it to see their change, then make yours again.")
+        self.service_id = service_id
+
+
+class NotFound(LookupError):
+    """No such service (or nothing to undo)."""
+
+
+def stored_of(sv: Service) -> StoredService:
+    pairs = _places_of(sv)
+    record = record_of(sv)
+    return StoredService(id=sv.id, version=sv.version, record=record, last_modified=sv.last_modified,
+                         organization_id=sv.organization_id, location_ids=[i for _, i in pairs])
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+
+
+def _name_key(name: str | None) -> str:
+    return " ".join((name or "").casefold().split())
+
+
+def _postcode_key(postcode: str | None) -> str:
+    return re.sub(r"\s+", "", (postcode or "").upper())
+
+
+def _limit(column) -> int | None:
+    return getattr(column.type, "length", None)
+
+
+#: record field -> the column length it must fit (PostgreSQL enforces them; SQLite would not)
+FIELD_LIMITS = {
+    "source": _limit(Service.source), "source_id": _limit(Service.source_id), "name": _limit(Service.name),
+    "url": _limit(Service.url), "email": _limit(Service.email), "referral": _limit(Service.referral),
+    "organization": _limit(Organization.name), "phone": _limit(Contact.phone), "status": _limit(Service.status),
+}
+LANGUAGE_LIMIT = _limit(Language.name)
+PLACE_LIMITS = {"name": _limit(Location.name), "address": _limit(Location.address_1),
+                "town": _limit(Location.city), "postcode": _limit(Location.postal_code)}
+
+
+def too_long(r: ServiceRecord) -> list[tuple[str, str]]:
+    """(field, message) for each value longer than its column allows."""
+    out = []
+    for name, limit in FIELD_LIMITS.items():
+        v = getattr(r, name)
+        if isinstance(v, str) and limit and len(v) > limit:
+            out.append((name, f"{name} is {len(v)} characters long; the most is {limit}."))
+    for lang in r.languages:
+        if len(lang) > LANGUAGE_LIMIT:
+            out.append(("languages", f"A language name is {len(lang)} characters long; the most is {LANGUAGE_LIMIT}."))
+    for p in r.places:
+        for name, limit in PLACE_LIMITS.items():
+            v = getattr(p, name)
+            if isinstance(v, str) and len(v) > limit:
+                out.append((name if name != "name" else "location_name",
+                            f"{name} of a place is {len(v)} characters long; the most is {limit}."))
+    return out
+
+
+def _json(r: ServiceRecord | None) -> str | None:
+    return json.dumps(r.to_dict(), ensure_ascii=False) if r is not None else None
 
 
 class Directory:
@@ -170,8 +264,10 @@ class Directory:
     # ---------------------------------------------------------- schema
 
     def create(self) -> "Directory":
-        """Create missing tables and our taxonomy terms (idempotent)."""
-        Base.metadata.create_all(self.engine)
+        """Bring the schema to the newest migration and add our taxonomy terms (idempotent)."""
+        from .migrate import migrate
+
+        migrate(self.engine)
         with self.Session.begin() as s:
             have = set(s.scalars(select(TaxonomyTerm.code)))
             for t in taxonomy.TERMS:
@@ -184,7 +280,7 @@ class Directory:
         with self.Session() as s:
             return s.scalar(select(func.count()).select_from(Service))
 
-    # ---------------------------------------------------------- writes
+    # ---------------------------------------------------------- imports
 
     def classify(self, records: Iterable[ServiceRecord]) -> dict[tuple[str, str], str]:
         """For each record key: "new", "updated" or "unchanged" against what is stored."""
@@ -200,6 +296,49 @@ class Directory:
         for r in records:
             old = stored.get(r.key)
             out[r.key] = "new" if old is None else ("unchanged" if old == normalised(r) else "updated")
+        return out
+
+    def find_duplicates(self, records: list[ServiceRecord]) -> dict[int, list[tuple[str, str, str]]]:
+        """Records that look like a service already stored under another key.
+
+        Returns {index in records: [(field, message, severity)]}: same name and
+        postcode as a stored service (an error), or the same source id under another
+        source (an error for globally unique ids such as ORUK UUIDs, else a warning).
+        """
+        out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+        if not records:
+            return out
+        ids = sorted({r.source_id for r in records})
+        by_np: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+        by_id: dict[str, list[tuple]] = defaultdict(list)
+        with self.engine.connect() as c:
+            q = (select(Service.source, Service.source_id, Service.name, Location.postal_code)
+                 .join(ServiceAtLocation, ServiceAtLocation.service_id == Service.id)
+                 .join(Location, Location.id == ServiceAtLocation.location_id)
+                 .where(Location.postal_code.is_not(None)))
+            for src, sid, name, pc in c.execute(q):
+                by_np[(_name_key(name), _postcode_key(pc))].append((src, sid, name, pc))
+            for i in range(0, len(ids), 500):
+                q = select(Service.source, Service.source_id, Service.name).where(Service.source_id.in_(ids[i:i + 500]))
+                for src, sid, name in c.execute(q):
+                    by_id[sid].append((src, sid, name))
+        for i, r in enumerate(records):
+            seen = set()
+            for p in r.places:
+                if not p.postcode:
+                    continue
+                for src, sid, name, pc in by_np.get((_name_key(r.name), _postcode_key(p.postcode)), []):
+                    if (src, sid) != r.key and (src, sid) not in seen:
+                        seen.add((src, sid))
+                        out[i].append(("name", f"Duplicate of an existing service: “{name}” at {pc} "
+                                               f"(source {src}, id {sid}).", "error"))
+            for src, sid, name in by_id.get(r.source_id, []):
+                if src != r.source and (src, sid) not in seen:
+                    unique = bool(_UUID.match(sid))
+                    out[i].append(("source_id", f"The same source id {sid} is already stored for “{name}” from "
+                                                f"source {src}" + (": this looks like the same service." if unique
+                                                                   else ": check this is not the same service."),
+                                   "error" if unique else "warning"))
         return out
 
     def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None) -> WriteSummary:
@@ -223,7 +362,7 @@ class Directory:
                 r = normalised(r)
                 sv = existing.get(r.key)
                 if sv is None:
-                    sv = Service(source=r.source, source_id=r.source_id, name=r.name)
+                    sv = Service(id=new_id(), source=r.source, source_id=r.source_id, name=r.name)
                     s.add(sv)
                     before = None
                     summary.new += 1
@@ -232,15 +371,14 @@ class Directory:
                     if old == r:
                         summary.unchanged += 1
                         continue
-                    before = json.dumps(old.to_dict())
+                    before = _json(old)
                     summary.updated += 1
                 self._apply(s, sv, r, terms, orgs)
-                s.flush()
-                s.add(Audit(actor=actor, source=r.source, action="create" if before is None else "update",
-                            service_id=sv.id, before=before, after=json.dumps(r.to_dict())))
+                s.add(Audit(actor=actor[:200], source=r.source, action="create" if before is None else "update",
+                            service_id=sv.id, before=before, after=_json(r)))
                 existing[r.key] = sv
-            # locations no service points at any more (replaced by an update)
-            s.execute(delete(Location).where(~Location.id.in_(select(ServiceAtLocation.location_id))))
+                if i % 500 == 499:
+                    s.flush()
         return summary
 
     @staticmethod
@@ -248,7 +386,7 @@ class Directory:
         if r.organization:
             org = orgs.get(r.organization) or s.scalar(select(Organization).where(Organization.name == r.organization))
             if org is None:
-                org = Organization(name=r.organization)
+                org = Organization(id=new_id(), name=r.organization)
                 s.add(org)
             orgs[r.organization] = org
             sv.organization = org
@@ -269,12 +407,243 @@ class Directory:
         sv.languages = [Language(name=n) for n in r.languages]
         sv.cost_options = [CostOption(option="free" if r.is_free else None, amount_description=r.fees)] if (
             r.fees or r.is_free is not None) else []
+        old_locations = [sal.location for sal in sv.locations]
         sv.locations = [
-            ServiceAtLocation(location=Location(name=p.name, address_1=p.address, city=p.town,
+            ServiceAtLocation(location=Location(id=new_id(), name=p.name, address_1=p.address, city=p.town,
                                                 postal_code=p.postcode, latitude=p.latitude,
                                                 longitude=p.longitude))
             for p in r.places
         ]
+        for loc in old_locations:  # each place has its own location row: replaced ones go
+            s.delete(loc)
+        # a change to the row itself, so the version goes up even when only child rows changed
+        sv.last_modified = utcnow()
+
+    # ---------------------------------------------------------- stewards' edits
+
+    def _terms(self, s: Session) -> dict[str, TaxonomyTerm]:
+        return {t.code: t for t in s.scalars(select(TaxonomyTerm))}
+
+    def get(self, service_id: str) -> StoredService:
+        with self.Session() as s:
+            sv = s.get(Service, service_id)
+            if sv is None:
+                raise NotFound(f"No service with id {service_id}.")
+            return stored_of(sv)
+
+    def find(self, source: str, source_id: str) -> StoredService | None:
+        with self.Session() as s:
+            sv = s.scalar(select(Service).where(Service.source == source, Service.source_id == source_id))
+            return stored_of(sv) if sv else None
+
+    def save(self, record: ServiceRecord, actor: str, service_id: str | None = None,
+             expected_version: int | None = None) -> StoredService:
+        """Create a service (no `service_id`) or replace one's details, with an audit row.
+
+        An update must say which version the steward started from: if the stored
+        version moved on (someone else saved), StaleEdit is raised and nothing is
+        written. The database checks the version too (UPDATE ... WHERE version = ?),
+        so two saves racing each other can't both win.
+        """
+        r = normalised(record)
+        long = too_long(r)
+        if long:
+            raise ValueError(" ".join(m for _, m in long))
+        try:
+            with self.Session.begin() as s:
+                if service_id is None:
+                    if s.scalar(select(Service.id).where(Service.source == r.source, Service.source_id == r.source_id)):
+                        raise ValueError(f"A service with source {r.source!r} and id {r.source_id!r} already exists.")
+                    sv = Service(id=new_id(), source=r.source, source_id=r.source_id, name=r.name)
+                    s.add(sv)
+                    before = None
+                else:
+                    sv = s.get(Service, service_id, populate_existing=True)
+                    if sv is None:
+                        raise NotFound(f"No service with id {service_id}: it may have been removed.")
+                    if expected_version is not None and sv.version != expected_version:
+                        raise StaleEdit(service_id, f"Someone else saved this service after you opened it (you "
+                                                    f"started from version {expected_version}, it is now version "
+                                                    f"{sv.version}). Nothing was saved: reload it to see their "
+                                                    "change, then make yours again.")
+                    if r.key != (sv.source, sv.source_id):
+                        raise ValueError("An edit can't change a service's source or source id.")
+                    old = record_of(sv)
+                    if old == r:
+                        return stored_of(sv)
+                    before = _json(old)
+                self._apply(s, sv, r, self._terms(s), {})
+                s.add(Audit(actor=actor[:200], source=r.source, action="create" if before is None else "update",
+                            service_id=sv.id, before=before, after=_json(r)))
+                s.flush()
+                return stored_of(sv)
+        except StaleDataError as e:
+            raise StaleEdit(service_id or "") from e
+
+    def delete(self, service_id: str, actor: str, expected_version: int | None = None) -> None:
+        try:
+            with self.Session.begin() as s:
+                sv = s.get(Service, service_id, populate_existing=True)
+                if sv is None:
+                    raise NotFound(f"No service with id {service_id}.")
+                if expected_version is not None and sv.version != expected_version:
+                    raise StaleEdit(service_id)
+                s.add(Audit(actor=actor[:200], source=sv.source, action="delete", service_id=sv.id,
+                            before=_json(record_of(sv)), after=None))
+                self._remove(s, sv)
+        except StaleDataError as e:
+            raise StaleEdit(service_id) from e
+
+    @staticmethod
+    def _remove(s: Session, sv: Service) -> None:
+        locations = [sal.location for sal in sv.locations]
+        s.delete(sv)
+        s.flush()
+        for loc in locations:
+            s.delete(loc)
+
+    def undo(self, service_id: str, actor: str) -> str:
+        """Undo the last recorded change of a service: restore its 'before' record (or remove
+        a service that change created, or bring back one it deleted). The undo is itself
+        recorded, so undoing twice re-applies the change. Returns what was undone."""
+        try:
+            with self.Session.begin() as s:
+                last = s.scalars(select(Audit).where(Audit.service_id == service_id)
+                                 .order_by(Audit.id.desc()).limit(1)).first()
+                if last is None:
+                    raise NotFound("No recorded change of this service to undo.")
+                target = normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
+                sv = s.get(Service, service_id, populate_existing=True)
+                current = record_of(sv) if sv is not None else None
+                if target is None:
+                    if sv is not None:
+                        self._remove(s, sv)
+                else:
+                    clash = s.scalar(select(Service.id).where(Service.source == target.source,
+                                                              Service.source_id == target.source_id,
+                                                              Service.id != service_id))
+                    if clash:
+                        raise ValueError(f"Can't undo: another service now has source {target.source!r} and id "
+                                         f"{target.source_id!r}.")
+                    if sv is None:
+                        sv = Service(id=service_id, source=target.source, source_id=target.source_id,
+                                     name=target.name)
+                        s.add(sv)
+                    sv.source, sv.source_id = target.source, target.source_id
+                    self._apply(s, sv, target, self._terms(s), {})
+                s.add(Audit(actor=actor[:200], source=(target or current).source if (target or current) else None,
+                            action="undo", service_id=service_id, before=_json(current), after=_json(target)))
+                return last.action
+        except StaleDataError as e:
+            raise StaleEdit(service_id) from e
+
+    def mark_verified(self, service_ids: Iterable[str], actor: str, on: date | None = None) -> int:
+        """Set the last-verified date of these services (today by default), audited. Returns how many changed."""
+        on = on or date.today()
+        n = 0
+        for sid in service_ids:
+            st = self.get(sid)
+            if st.record.last_verified != on:
+                self.save(dataclasses.replace(st.record, last_verified=on), actor, sid, st.version)
+                n += 1
+        return n
+
+    def history(self, service_id: str | None = None, limit: int = 100) -> list[dict]:
+        """The newest audit rows (of one service, or all): when, who, source, what, and the service's name."""
+        q = select(Audit).order_by(Audit.id.desc()).limit(limit)
+        if service_id:
+            q = q.where(Audit.service_id == service_id)
+        with self.Session() as s:
+            rows = []
+            for a in s.scalars(q):
+                rec = json.loads(a.after or a.before or "{}")
+                rows.append({"id": a.id, "at": a.at, "actor": a.actor, "source": a.source, "action": a.action,
+                             "service_id": a.service_id, "name": rec.get("name")})
+            return rows
+
+    def summaries(self, search: str | None = None, limit: int = 200) -> list[dict]:
+        """Services for a steward to pick from: id, name, source, postcode, status, last verified, version."""
+        q = (select(Service.id, Service.name, Service.source, Service.source_id, Service.status,
+                    Service.assured_date, Service.version, func.min(Location.postal_code).label("postcode"))
+             .outerjoin(ServiceAtLocation, ServiceAtLocation.service_id == Service.id)
+             .outerjoin(Location, Location.id == ServiceAtLocation.location_id)
+             .group_by(Service.id, Service.name, Service.source, Service.source_id, Service.status,
+                       Service.assured_date, Service.version)
+             .order_by(Service.name, Service.id).limit(limit))
+        if search and search.strip():
+            term = search.strip()
+            q = q.where(or_(Service.name.icontains(term, autoescape=True),
+                            Service.source_id == term, Location.postal_code.icontains(term, autoescape=True)))
+        with self.engine.connect() as c:
+            return [dict(row._mapping) for row in c.execute(q)]
+
+    def not_verified_since(self, cutoff: date | None = None) -> list[dict]:
+        """Active services whose last-verified date is before `cutoff` (default: a year ago) or unknown."""
+        cutoff = cutoff or date.today() - timedelta(days=365)
+        q = (select(Service.id, Service.name, Service.source, Service.assured_date.label("last_verified"))
+             .where(Service.status == "active", or_(Service.assured_date.is_(None), Service.assured_date < cutoff))
+             .order_by(Service.assured_date.asc().nulls_first(), Service.name))
+        with self.engine.connect() as c:
+            return [dict(row._mapping) for row in c.execute(q)]
+
+    def stored(self) -> list[StoredService]:
+        """Every service as stored, for export (ordered by source and source id)."""
+        with self.Session() as s:
+            return [stored_of(sv) for sv in s.scalars(select(Service).order_by(Service.source, Service.source_id))]
+
+    # ---------------------------------------------------------- taxonomy mapping
+
+    def taxonomy_map(self) -> taxonomy.TaxonomyMap:
+        with self.engine.connect() as c:
+            return taxonomy.TaxonomyMap(c.execute(select(TaxonomyMapping.vocabulary, TaxonomyMapping.term,
+                                                         TaxonomyMapping.code)).all())
+
+    def mapping_rows(self) -> list[dict]:
+        q = select(TaxonomyMapping.vocabulary, TaxonomyMapping.term, TaxonomyMapping.code, TaxonomyMapping.note,
+                   TaxonomyMapping.updated_by).order_by(TaxonomyMapping.code, TaxonomyMapping.vocabulary,
+                                                        TaxonomyMapping.term)
+        with self.engine.connect() as c:
+            return [dict(row._mapping) for row in c.execute(q)]
+
+    def save_mappings(self, rows: Iterable[dict], actor: str) -> int:
+        """Replace the mapping table by `rows` (vocabulary, term, code, note), in one transaction.
+        Rows already there keep their history. Returns how many rows were added or changed."""
+        wanted: dict[tuple[str, str], dict] = {}
+        for n, row in enumerate(rows, start=1):
+            term = " ".join(str(row.get("term") or "").split())
+            vocabulary = " ".join(str(row.get("vocabulary") or "").split()) or taxonomy.ANY_VOCABULARY
+            code = str(row.get("code") or "").strip()
+            if not code:  # a term nobody has mapped yet (e.g. listed by an import): left unmapped
+                continue
+            if not term:
+                raise ValueError(f"Mapping row {n}: the term is missing.")
+            if len(term) > 300 or len(vocabulary) > 200:
+                raise ValueError(f"Mapping row {n}: the term (300) or vocabulary (200 characters) is too long.")
+            if code not in taxonomy.BY_CODE and code != taxonomy.IGNORE:
+                raise ValueError(f"Mapping row {n} ({term}): “{code}” is not one of our codes "
+                                 f"({', '.join(taxonomy.BY_CODE)}) or “{taxonomy.IGNORE}”.")
+            key = (taxonomy.term_key(vocabulary), taxonomy.term_key(term))
+            if key in wanted:
+                raise ValueError(f"Mapping row {n}: {term!r} ({vocabulary}) is listed twice.")
+            wanted[key] = {"vocabulary": vocabulary, "term": term, "code": code, "note": row.get("note") or None}
+        changed = 0
+        with self.Session.begin() as s:
+            have = {(taxonomy.term_key(m.vocabulary), taxonomy.term_key(m.term)): m
+                    for m in s.scalars(select(TaxonomyMapping))}
+            for key, m in have.items():
+                if key not in wanted:
+                    s.delete(m)
+                    changed += 1
+            s.flush()
+            for key, w in wanted.items():
+                m = have.get(key)
+                if m is None:
+                    s.add(TaxonomyMapping(**w, updated_by=actor[:200]))
+                    changed += 1
+                elif (m.code, m.note) != (w["code"], w["note"]):
+                    m.code, m.note, m.updated_by = w["code"], w["note"], actor[:200]
+                    changed += 1
+        return changed
 
     # ---------------------------------------------------------- reads
 

@@ -86,3 +86,44 @@ def describe_ages(min_months, max_months, pregnancy) -> str:
         else:
             parts.append(f"up to {fmt(hi)}")
     return " and ".join(parts) if parts else "Not stated: ask the service"
+
+
+# ---------------------------------------------------------------- other directories' terms
+
+#: Mapping a term to IGNORE says "known, not one of our types": it is not reported as unmapped.
+IGNORE = "ignore"
+ANY_VOCABULARY = "*"
+
+
+def term_key(text) -> str:
+    return " ".join(str(text or "").replace("\u2019", "'").casefold().split())
+
+
+class TaxonomyMap:
+    """Other directories' taxonomy terms -> our codes, from the steward-editable mapping table.
+
+    Rows are (vocabulary, term, code); vocabulary "*" matches any vocabulary, and
+    a row's term matches a feed term's code or its name (case-insensitive).
+    Lookup order: this vocabulary's row, any vocabulary's row, then our own codes
+    and labels (so our own exports, and feeds using our words, need no rows).
+    """
+
+    def __init__(self, rows=()):
+        self._rows: dict[tuple[str, str], str] = {}
+        for vocabulary, term, code in rows:
+            self._rows[(term_key(vocabulary) or ANY_VOCABULARY, term_key(term))] = code
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def resolve(self, vocabulary: str | None, term: str | None, name: str | None = None) -> str | None:
+        """Our code, IGNORE, or None when nothing maps the term."""
+        keys = [term_key(t) for t in (term, name) if term_key(t)]
+        for vocab in (term_key(vocabulary), ANY_VOCABULARY):
+            for k in keys:
+                if vocab and (vocab, k) in self._rows:
+                    return self._rows[(vocab, k)]
+        for t in (term, name):
+            if t and (hit := resolve(str(t))):
+                return hit.code
+        return None
