@@ -11,6 +11,7 @@ import html
 import math
 import re
 from datetime import date
+from html.parser import HTMLParser
 from urllib.parse import quote, urlparse
 
 import pandas as pd
@@ -155,3 +156,55 @@ def details_markdown(row) -> str:
         value = f"[{md(text)}]({link.replace(')', '%29').replace(' ', '%20')})" if link else md(text)
         lines.append(f"**{md(label)}:** {value}")
     return "  \n".join(lines)
+
+
+# ---------------------------------------------------------------- HTML in, text out
+
+_MARKUP = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>|&(?:[a-zA-Z]+|#\d+|#x[0-9a-fA-F]+);")
+_BLOCK_TAGS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section",
+               "blockquote", "pre", "hr"}
+
+
+class _TextOf(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def looks_like_html(v) -> bool:
+    return isinstance(v, str) and bool(_MARKUP.search(v))
+
+
+def html_to_text(v) -> str | None:
+    """Plain text of an HTML fragment (feeds publish descriptions as HTML): tags dropped,
+    script and style content dropped, entities decoded, one line per paragraph.
+    Text that has no markup is returned as it is."""
+    if is_blank(v):
+        return None
+    if not looks_like_html(v):
+        return str(v).strip() or None
+    p = _TextOf()
+    p.feed(str(v))
+    p.close()
+    lines = (" ".join(line.replace("\xa0", " ").split()) for line in "".join(p.parts).split("\n"))
+    out = "\n".join(line for line in lines if line)
+    return out or None

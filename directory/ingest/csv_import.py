@@ -1,78 +1,48 @@
-"""Our CSV template of services: read, validate, report.
+"""Our CSV template of services: read, validate, report; and write the directory back out.
 
 A local authority's list of services arrives as a spreadsheet. Nothing is
 written here: `read_services_csv` returns the records it could read and a
 report of every problem (row, field, message). The caller shows the report and
-only then writes, in one transaction, if the steward commits and there are no
-problems.
+only then writes, in one transaction, if the steward commits (see `review`).
 
 Columns (header names are matched case-insensitively; only name, types and a
 location are required):
     source_id, name, organization, types, description, address, town, postcode,
     latitude, longitude, min_age_months, max_age_months, pregnancy, free, cost,
-    referral, phone, email, website, schedule, languages, last_verified, capacity
+    referral, phone, email, website, schedule, languages, last_verified, capacity,
+    referral_notes, eligibility, location_name, status, source
+
+`source` is normally left out or blank (the import's source name is used); the
+directory's own CSV export fills it in so that exporting and re-importing
+changes nothing. A service at several places is several rows with the same
+source_id and the same details apart from the location columns.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
-from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
-from .. import config, taxonomy
+from .. import taxonomy
 from ..geocode import LocateError, PostcodeIndex, parse_postcode
 from ..store import Place, ServiceRecord
+from .report import UK_LAT, UK_LON, Problem, Report, decode, in_uk, too_big  # noqa: F401 (re-exported)
 
 TEMPLATE_COLUMNS = [
     "source_id", "name", "organization", "types", "description", "address", "town", "postcode",
     "latitude", "longitude", "min_age_months", "max_age_months", "pregnancy", "free", "cost",
     "referral", "phone", "email", "website", "schedule", "languages", "last_verified", "capacity",
+    "referral_notes", "eligibility", "location_name", "status", "source",
 ]
-
-#: A generous box around the UK and its islands (WGS84).
-UK_LAT = (49.8, 60.95)
-UK_LON = (-8.75, 1.8)
+LOCATION_COLUMNS = ("location_name", "address", "town", "postcode", "latitude", "longitude")
+STATUSES = ("active", "inactive", "defunct", "temporarily closed")  # Open Referral UK's
 
 TRUE = {"yes", "y", "true", "1", "free"}
 FALSE = {"no", "n", "false", "0"}
-
-
-@dataclass(frozen=True)
-class Problem:
-    row: int  # spreadsheet row: the header is row 1
-    field: str
-    message: str
-
-
-@dataclass
-class Report:
-    records: list[ServiceRecord] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    rows: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and bool(self.records)
-
-    @property
-    def rejected_rows(self) -> set[int]:
-        return {p.row for p in self.problems if p.row > 0}
-
-
-def decode(data: bytes) -> tuple[str, str]:
-    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1252 (Excel's default)."""
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "windows-1252"
-    except UnicodeDecodeError as e:
-        raise ValueError(
-            f"The file is neither UTF-8 nor Windows-1252 text (byte {e.start}); save it as CSV UTF-8 and try again."
-        ) from e
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def template_csv() -> str:
@@ -84,29 +54,42 @@ def _flag(v: str) -> bool | None:
     return True if v in TRUE else False if v in FALSE else None
 
 
+def _rows(content: str, report: Report) -> list[tuple[int, list[str]]] | None:
+    """(line number, values) for each CSV record; None (and a problem naming the line) if unreadable."""
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
+    out = []
+    start = 1
+    try:
+        for values in reader:
+            out.append((start, values))
+            start = reader.line_num + 1
+    except csv.Error as e:
+        report.problems.append(Problem(0, "file", f"Not a readable CSV file: {e} (line {reader.line_num + 1}, "
+                                                  f"row {len(out) + 1})."))
+        return None
+    return out
+
+
 def read_services_csv(
     data: bytes, source: str, postcodes: PostcodeIndex | None, limit_bytes: int | None = None
 ) -> Report:
     report = Report()
-    limit = config.upload_limit_bytes() if limit_bytes is None else limit_bytes
-    if len(data) > limit:
-        report.problems.append(Problem(0, "file", f"The file is {len(data) / 1e6:.1f} MB; the limit is "
-                                                  f"{limit / 1e6:.0f} MB. Split it into smaller files."))
+    big = too_big(data, limit_bytes)
+    if big:
+        report.problems.append(big)
         return report
     try:
         content, _ = decode(data)
     except ValueError as e:
         report.problems.append(Problem(0, "file", str(e)))
         return report
-    try:
-        rows = list(csv.reader(io.StringIO(content, newline="")))
-    except csv.Error as e:
-        report.problems.append(Problem(0, "file", f"Not a readable CSV file: {e}"))
+    rows = _rows(content, report)
+    if rows is None:
         return report
     if not rows:
         report.problems.append(Problem(0, "file", "The file is empty."))
         return report
-    header = [h.strip().lower().replace(" ", "_") for h in rows[0]]
+    header = [h.strip().lower().replace(" ", "_") for h in rows[0][1]]
     missing = [c for c in ("name", "types") if c not in header]
     if missing:
         report.problems.append(Problem(1, "header", f"Missing column(s): {', '.join(missing)}. "
@@ -115,8 +98,9 @@ def read_services_csv(
     if not ({"postcode"} <= set(header) or {"latitude", "longitude"} <= set(header)):
         report.problems.append(Problem(1, "header", "Need a postcode column or latitude and longitude columns."))
         return report
-    seen: dict[tuple, int] = {}
-    for n, values in enumerate(rows[1:], start=2):
+    by_key: dict[tuple[str, str], int] = {}  # (source, source_id) -> index in report.records
+    by_name_pc: dict[tuple[str, str], int] = {}  # (name, postcode) -> row
+    for n, values in enumerate((v for _, v in rows[1:]), start=2):
         if not any(v.strip() for v in values):
             continue
         report.rows += 1
@@ -128,15 +112,37 @@ def read_services_csv(
         rec, problems = _record(row, n, source, postcodes)
         if rec is not None:
             place = rec.places[0]
-            for key in (("id", rec.source_id), ("name+postcode", rec.name.lower(), (place.postcode or "").upper())):
-                if key in seen and not (key[0] == "name+postcode" and not place.postcode):
-                    problems.append(Problem(n, "name" if key[0] != "id" else "source_id",
-                                            f"Duplicate of row {seen[key]} ({key[0]})."))
-                seen.setdefault(key, n)
+            np_key = (rec.name.casefold(), (place.postcode or "").upper())
+            i = by_key.get(rec.key)
+            if i is not None:
+                first = report.records[i]
+                if dataclasses.replace(first, places=[]) != dataclasses.replace(rec, places=[]):
+                    problems.append(Problem(n, "source_id", f"Duplicate of row {report.record_rows[i]} (same "
+                                                            "source_id, different details): give each service its "
+                                                            "own source_id."))
+                elif place in first.places:
+                    problems.append(Problem(n, "source_id", f"Duplicate of row {report.record_rows[i]} (same "
+                                                            "service at the same place)."))
+                else:  # the same service at another place
+                    first.places.append(place)
+                    continue
+            elif place.postcode and np_key in by_name_pc:
+                problems.append(Problem(n, "name", f"Duplicate of row {by_name_pc[np_key]} (same name and "
+                                                   "postcode)."))
         report.problems.extend(problems)
         if rec is not None and not problems:
-            report.records.append(rec)
+            by_key[rec.key] = len(report.records)
+            if place.postcode:
+                by_name_pc.setdefault(np_key, n)
+            report.add(rec, n)
     return report
+
+
+def record_from_fields(fields: dict[str, str], source: str, postcodes: PostcodeIndex | None,
+                       row: int = 0) -> tuple[ServiceRecord | None, list[Problem]]:
+    """One service from template columns (e.g. the steward's edit form), validated as a CSV row is."""
+    row_values = {k: ("" if v is None else str(v)).strip() for k, v in fields.items()}
+    return _record(row_values, row, source, postcodes)
 
 
 def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
@@ -155,7 +161,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
         term = taxonomy.resolve(t)
         if term is None:
             bad("types", f"Unknown type “{t.strip()}”. Use one of: {', '.join(x.code for x in taxonomy.TERMS)}.")
-        else:
+        elif term.code not in types:
             types.append(term.code)
     if not types and not any(p.field == "types" for p in problems):
         bad("types", "Missing type.")
@@ -166,10 +172,13 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
     if row.get("latitude") or row.get("longitude"):
         try:
             lat, lon = float(row.get("latitude", "")), float(row.get("longitude", ""))
+            if lat != lat or lon != lon:  # NaN
+                raise ValueError
         except ValueError:
+            lat = lon = None
             bad("latitude", "Latitude and longitude must both be numbers (e.g. 52.6998, -2.5198).")
         else:
-            if not (UK_LAT[0] <= lat <= UK_LAT[1] and UK_LON[0] <= lon <= UK_LON[1]):
+            if not in_uk(lat, lon):
                 bad("latitude", f"({lat}, {lon}) is outside the UK: check the numbers are not swapped.")
     if postcode:
         try:
@@ -186,7 +195,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
                     lat, lon = hit[4], hit[3]
         except LocateError as e:
             bad("postcode", str(e))
-    elif lat is None and not problems:
+    elif lat is None and not any(p.field == "latitude" for p in problems):
         bad("postcode", "Missing location: give a postcode or latitude and longitude.")
 
     def months(col):
@@ -198,7 +207,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
             if m < 0 or m > 12 * 25:
                 raise ValueError
             return m
-        except ValueError:
+        except (ValueError, OverflowError):
             bad(col, f"“{v}” is not a number of months between 0 and 300.")
             return None
 
@@ -214,11 +223,17 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
     preg = _flag(row.get("pregnancy", "")) if row.get("pregnancy") else False
     if row.get("pregnancy") and preg is None:
         bad("pregnancy", f"“{row['pregnancy']}” should be yes or no.")
+    email = row.get("email") or None
+    if email and not EMAIL.match(email):
+        bad("email", f"“{email}” is not an email address.")
+    status = (row.get("status") or "active").lower()
+    if status not in STATUSES:
+        bad("status", f"“{row['status']}” should be one of: {', '.join(STATUSES)}.")
     verified = None
     if row.get("last_verified"):
         try:
             verified = date.fromisoformat(row["last_verified"])
-            if verified > date.today():
+            if verified > date.today() + timedelta(days=1):
                 bad("last_verified", f"{verified} is in the future.")
         except ValueError:
             bad("last_verified", f"“{row['last_verified']}” is not a date like 2025-03-31.")
@@ -226,7 +241,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
     if row.get("capacity"):
         try:
             capacity = float(row["capacity"])
-            if capacity <= 0:
+            if not capacity > 0 or capacity == float("inf"):
                 raise ValueError
         except ValueError:
             bad("capacity", f"“{row['capacity']}” should be a positive number.")
@@ -234,26 +249,71 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
         return None, problems
     source_id = row.get("source_id") or f"{name.lower()}|{pc_display or f'{lat:.5f},{lon:.5f}'}"
     rec = ServiceRecord(
-        source=source,
+        source=row.get("source") or source,
         source_id=source_id,
         name=name,
         types=types,
-        places=[Place(latitude=round(lat, 6), longitude=round(lon, 6), name=None,
+        places=[Place(latitude=round(lat, 6), longitude=round(lon, 6), name=row.get("location_name") or None,
                       address=row.get("address") or None, town=row.get("town") or None, postcode=pc_display)],
         organization=row.get("organization") or None,
         description=row.get("description") or None,
         url=row.get("website") or None,
-        email=row.get("email") or None,
+        email=email,
         phone=row.get("phone") or None,
         fees=row.get("cost") or None,
         is_free=free,
         referral=referral,
+        referral_notes=row.get("referral_notes") or None,
         min_age_months=lo,
         max_age_months=hi,
         pregnancy=bool(preg),
+        eligibility=row.get("eligibility") or None,
         schedule=row.get("schedule") or None,
         languages=[x.strip() for x in re.split(r"[;,]", row.get("languages", "")) if x.strip()],
         last_verified=verified,
         capacity=capacity,
+        status=status,
     )
     return rec, problems
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _yes_no(v: bool | None) -> str:
+    return "" if v is None else ("yes" if v else "no")
+
+
+def _num(v) -> str:
+    return "" if v is None else repr(v)
+
+
+def fields_of(r: ServiceRecord, place: Place | None = None) -> dict[str, str]:
+    """Template columns of a record at one of its places (the inverse of `record_from_fields`)."""
+    place = place or (r.places[0] if r.places else None)
+    return {
+        "source_id": r.source_id, "name": r.name, "organization": r.organization or "",
+        "types": "; ".join(r.types), "description": r.description or "",
+        "address": (place.address if place else None) or "", "town": (place.town if place else None) or "",
+        "postcode": (place.postcode if place else None) or "",
+        "latitude": _num(place.latitude) if place else "", "longitude": _num(place.longitude) if place else "",
+        "min_age_months": _num(r.min_age_months), "max_age_months": _num(r.max_age_months),
+        "pregnancy": _yes_no(bool(r.pregnancy)), "free": _yes_no(r.is_free), "cost": r.fees or "",
+        "referral": r.referral or "", "phone": r.phone or "", "email": r.email or "", "website": r.url or "",
+        "schedule": r.schedule or "", "languages": "; ".join(r.languages),
+        "last_verified": r.last_verified.isoformat() if r.last_verified else "", "capacity": _num(r.capacity),
+        "referral_notes": r.referral_notes or "", "eligibility": r.eligibility or "",
+        "location_name": (place.name if place else None) or "", "status": r.status or "active",
+        "source": r.source,
+    }
+
+
+def export_csv(records: list[ServiceRecord]) -> str:
+    """The directory in our template: one row per service place. Importing it back changes nothing."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, TEMPLATE_COLUMNS, lineterminator="\r\n")
+    w.writeheader()
+    for r in records:
+        for place in r.places or [None]:
+            w.writerow(fields_of(r, place))
+    return out.getvalue()

@@ -1,0 +1,133 @@
+"""What an importer found in a file: the records it could read and every problem.
+
+Shared by the CSV template, Open Referral UK JSON and GIAS children's centres
+importers. Nothing here writes: the steward reads the report, then commits or
+cancels (see `review`).
+
+A problem's `row` is where a steward finds it in the file: the spreadsheet row
+for CSV files (the header is row 1), the position of the service in the file
+for JSON (the first service is 1). Row 0 is the file as a whole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .. import config
+from ..store import ServiceRecord
+
+ERROR, WARNING = "error", "warning"
+
+#: A generous box around the UK and its islands (WGS84).
+UK_LAT = (49.8, 60.95)
+UK_LON = (-8.75, 1.8)
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    field: str
+    message: str
+    severity: str = ERROR  # "error": the row is rejected; "warning": imported, but worth a look
+
+
+@dataclass
+class Report:
+    records: list[ServiceRecord] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    rows: int = 0  # rows (or services) read, blank rows aside
+    unit: str = "row"  # what `Problem.row` counts: "row" (CSV) or "service" (JSON)
+    record_rows: list[int] = field(default_factory=list)  # the row each record came from
+    skipped: int = 0  # rows deliberately not imported (e.g. closed centres): not problems
+    notes: list[str] = field(default_factory=list)  # what the steward should know about the file
+    unmapped_terms: Counter = field(default_factory=Counter)  # (vocabulary, term) -> services
+
+    def add(self, record: ServiceRecord, row: int) -> None:
+        self.records.append(record)
+        self.record_rows.append(row)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity != ERROR]
+
+    @property
+    def file_error(self) -> bool:
+        """The file as a whole could not be read (too big, not CSV/JSON, wrong layout)."""
+        return any(p.row <= 1 and p.field in ("file", "header") and p.severity == ERROR for p in self.problems)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.records)
+
+    @property
+    def rejected_rows(self) -> set[int]:
+        return {p.row for p in self.errors if p.row > 0 and p.field not in ("file", "header")}
+
+    def row_of(self, record: ServiceRecord) -> int:
+        for r, n in zip(self.records, self.record_rows):
+            if r is record:
+                return n
+        return 0
+
+
+def too_big(data: bytes, limit_bytes: int | None = None) -> Problem | None:
+    limit = config.upload_limit_bytes() if limit_bytes is None else limit_bytes
+    if len(data) > limit:
+        return Problem(0, "file", f"The file is {len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB "
+                                  "(FSM_UPLOAD_LIMIT_MB). Split it into smaller files.")
+    return None
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1252 (Excel's default)."""
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "windows-1252"
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"The file is neither UTF-8 nor Windows-1252 text (byte {e.start}); save it as CSV UTF-8 and try again."
+        ) from e
+
+
+def in_uk(lat: float, lon: float) -> bool:
+    return UK_LAT[0] <= lat <= UK_LAT[1] and UK_LON[0] <= lon <= UK_LON[1]
+
+
+def name_key(name: str | None) -> str:
+    return " ".join((name or "").casefold().split())
+
+
+def postcode_key(postcode: str | None) -> str:
+    return re.sub(r"\s+", "", (postcode or "").upper())
+
+
+def check_duplicates_in_file(report: Report, what: str = "row") -> None:
+    """Reject a record whose source id, or name and postcode, repeat an earlier one in the same file."""
+    seen: dict[tuple, int] = {}
+    keep_records, keep_rows = [], []
+    for rec, n in zip(report.records, report.record_rows):
+        dup = None
+        keys = [("source id", rec.source, rec.source_id)]
+        keys += [("name and postcode", name_key(rec.name), postcode_key(p.postcode)) for p in rec.places if p.postcode]
+        for key in keys:
+            if key in seen and seen[key] != n:
+                dup = (key[0], seen[key])
+                break
+        if dup:
+            report.problems.append(Problem(n, "source_id" if dup[0] == "source id" else "name",
+                                           f"Duplicate of {what} {dup[1]} (same {dup[0]})."))
+            continue
+        for key in keys:
+            seen.setdefault(key, n)
+        keep_records.append(rec)
+        keep_rows.append(n)
+    report.records, report.record_rows = keep_records, keep_rows

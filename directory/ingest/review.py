@@ -1,0 +1,131 @@
+"""Review an import against the directory, then commit it in one transaction (or cancel).
+
+`read_file` runs the right importer; `review` adds the checks that need the
+directory (duplicates of stored services) and says what each record would do
+(new / updated / unchanged); `commit` writes it all or nothing. The Manage page
+and `python -m directory import` both go through here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..geocode import PostcodeIndex
+from ..store import Directory, ServiceRecord, WriteSummary, too_long
+from .report import ERROR, Problem, Report
+
+KINDS = {
+    "csv": "Our CSV template",
+    "oruk": "Open Referral UK JSON",
+    "gias-cc": "DfE GIAS children's centres CSV",
+}
+
+
+class ImportRefused(Exception):
+    """Commit refused: the message says why (file problems, rejected rows, nothing to write)."""
+
+
+def read_file(kind: str, data: bytes, source: str, postcodes: PostcodeIndex | None, directory: Directory | None,
+              filename: str | None = None, limit_bytes: int | None = None) -> Report:
+    """The importer's report for an uploaded file of `kind` (a key of KINDS)."""
+    if kind == "csv":
+        from .csv_import import read_services_csv
+
+        return read_services_csv(data, source, postcodes, limit_bytes)
+    if kind == "oruk":
+        from .oruk import read_oruk
+
+        terms = directory.taxonomy_map() if directory is not None else None
+        return read_oruk(data, source, postcodes, terms, limit_bytes)
+    if kind == "gias-cc":
+        from .gias import CHILDRENS_CENTRES_SOURCE, read_childrens_centres
+
+        return read_childrens_centres(data, postcodes, filename, limit_bytes, source or CHILDRENS_CENTRES_SOURCE)
+    raise ValueError(f"unknown import kind {kind!r}: use one of {', '.join(KINDS)}")
+
+
+def default_source(kind: str, filename: str | None = None) -> str:
+    if kind == "gias-cc":
+        from .gias import CHILDRENS_CENTRES_SOURCE
+
+        return CHILDRENS_CENTRES_SOURCE
+    return ""
+
+
+@dataclass
+class Review:
+    report: Report
+    states: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def records(self) -> list[ServiceRecord]:
+        return self.report.records
+
+    @property
+    def counts(self) -> dict[str, int]:
+        c = Counter(self.states.get(r.key, "new") for r in self.records)
+        return {"new": c["new"], "updated": c["updated"], "unchanged": c["unchanged"],
+                "rejected": len(self.report.rejected_rows), "warnings": len(self.report.warnings),
+                "skipped": self.report.skipped}
+
+    @property
+    def to_write(self) -> int:
+        return self.counts["new"] + self.counts["updated"]
+
+    @property
+    def sources(self) -> Counter:
+        """How many records of each source the commit would touch (an own export may name several)."""
+        return Counter(r.source for r in self.records if self.states.get(r.key) != "unchanged")
+
+    def refusal(self, skip_rejected: bool = False) -> str | None:
+        """Why a commit would be refused now, or None."""
+        rep = self.report
+        if rep.file_error or (not rep.records and rep.errors and all(p.row == 0 for p in rep.errors)):
+            return "The file can't be imported: " + " ".join(p.message for p in rep.errors if p.row <= 1)
+        if rep.errors and not skip_rejected:
+            n = len(rep.rejected_rows)
+            return (f"{n} {rep.unit}{'s' if n != 1 else ''} have problems. Fix them and upload again, or choose to "
+                    f"skip the rejected {rep.unit}s and import the rest.")
+        if not self.to_write:
+            return "Nothing to write: every record is already in the directory as it is."
+        return None
+
+
+def review(report: Report, directory: Directory) -> Review:
+    """Check the report's records against the directory and classify them (nothing is written)."""
+    dups = directory.find_duplicates(report.records)
+    for i, rec in enumerate(report.records):
+        for fieldname, message in too_long(rec):
+            dups.setdefault(i, []).append((fieldname, message, ERROR))
+    if dups:
+        keep, rows = [], []
+        for i, (rec, n) in enumerate(zip(report.records, report.record_rows)):
+            found = dups.get(i, [])
+            for fieldname, message, severity in found:
+                report.problems.append(Problem(n, fieldname, message, severity))
+            if any(sev == ERROR for _, _, sev in found):
+                continue
+            keep.append(rec)
+            rows.append(n)
+        report.records, report.record_rows = keep, rows
+    report.problems.sort(key=lambda p: (p.row, p.severity != ERROR))
+    return Review(report, directory.classify(report.records))
+
+
+def commit(rv: Review, directory: Directory, actor: str, skip_rejected: bool = False,
+           fail_after: int | None = None) -> WriteSummary:
+    """Write the reviewed records in one transaction: all of them or, on any failure, none."""
+    if not actor or not actor.strip():
+        raise ImportRefused("Say who you are: every change records who made it.")
+    reason = rv.refusal(skip_rejected)
+    if reason:
+        raise ImportRefused(reason)
+    return directory.upsert(rv.records, actor=actor.strip(), fail_after=fail_after)
+
+
+def actor_for(steward: str, kind: str, filename: str | None) -> str:
+    """What the audit trail records as 'who': the steward and the file they loaded."""
+    where = f" ({KINDS.get(kind, kind)}: {Path(filename).name})" if filename else ""
+    return f"{steward.strip()}{where}"
