@@ -55,28 +55,108 @@ def cmd_seed(args) -> int:
     return EXIT_OK
 
 
-def cmd_import_csv(args) -> int:
+def cmd_import(args) -> int:
+    """Validate a file (our CSV, ORUK JSON or GIAS children's centres), report, and with --commit write it."""
     from .areas import Areas
     from .bootstrap import ensure_ready
-    from .ingest.csv_import import read_services_csv
+    from .ingest.review import ImportRefused, actor_for, commit, default_source, read_file, review
 
+    kind = getattr(args, "kind", "csv")
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no file {path}", file=sys.stderr)
+        return EXIT_DATA
+    source = args.source or default_source(kind)
+    if not source:
+        print("error: --source is required: who published the list, e.g. 'Telford & Wrekin Council'. Use the "
+              "same name each time, so that re-importing updates instead of duplicating.", file=sys.stderr)
+        return EXIT_USAGE
     directory = ensure_ready(args.raw, progress=progress_line)
-    data = Path(args.file).read_bytes()
-    report = read_services_csv(data, args.source, Areas.load().postcodes)
+    report = read_file(kind, path.read_bytes(), source, Areas.load().postcodes, directory, path.name)
+    rv = review(report, directory)
     for p in report.problems:
-        print(f"row {p.row}\t{p.field}\t{p.message}")
-    states = directory.classify(report.records)
-    counts = {k: sum(1 for v in states.values() if v == k) for k in ("new", "updated", "unchanged")}
-    print(f"{report.rows} rows: {counts['new']} new, {counts['updated']} updated, {counts['unchanged']} unchanged, "
-          f"{len(report.rejected_rows)} rejected")
-    if report.problems:
-        print("nothing written: fix the rows above (an import is all or nothing)")
+        print(f"{report.unit} {p.row}\t{p.severity}\t{p.field}\t{p.message}")
+    for note in report.notes:
+        print(f"note: {note}")
+    for (vocabulary, term, name), n in report.unmapped_terms.most_common():
+        print(f"unmapped term\t{vocabulary or '-'}\t{term}\t{name}\t{n} service(s)")
+    c = rv.counts
+    print(f"{report.rows} {report.unit}s: {c['new']} new, {c['updated']} updated, {c['unchanged']} unchanged, "
+          f"{c['rejected']} rejected, {c['skipped']} skipped, {c['warnings']} warnings")
+    if len(rv.sources) > 1 or (rv.sources and source not in rv.sources):
+        print("sources written: " + ", ".join(f"{k} ({v})" for k, v in rv.sources.items()))
+    if report.errors and not args.skip_rejected:
+        print(f"nothing written: fix the {report.unit}s above, or add --skip-rejected to import the rest "
+              "(an import is all or nothing)")
         return EXIT_PROBLEMS
-    if args.commit:
-        s = directory.upsert(report.records, actor=f"csv import: {Path(args.file).name}")
-        print(f"written: {s.new} new, {s.updated} updated")
-    else:
+    if not args.commit:
         print("dry run: add --commit to write")
+        return EXIT_OK
+    try:
+        s = commit(rv, directory, actor_for(args.steward, kind, path.name), skip_rejected=args.skip_rejected)
+    except ImportRefused as e:
+        print(f"nothing written: {e}")
+        return EXIT_PROBLEMS if report.errors else EXIT_OK
+    print(f"written: {s.new} new, {s.updated} updated, {s.unchanged} unchanged")
+    return EXIT_OK
+
+
+def cmd_import_csv(args) -> int:
+    args.kind = "csv"
+    return cmd_import(args)
+
+
+def cmd_export(args) -> int:
+    from .ingest.csv_import import export_csv
+    from .ingest.oruk import export_json
+    from .store import Directory
+
+    directory = Directory().create()
+    if args.format == "oruk":
+        text = export_json(directory.stored())
+    else:
+        text = export_csv([s.record for s in directory.stored()])
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8", newline="")
+        print(f"wrote {directory.count()} services to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_db(args) -> int:
+    from .migrate import current, head
+    from .store import Directory
+
+    directory = Directory(args.url)
+    if args.action == "upgrade":
+        directory.create()
+    print(f"{directory.url}: revision {current(directory.engine) or 'none'} (newest {head()})")
+    return EXIT_OK
+
+
+def cmd_undo(args) -> int:
+    from .store import Directory, NotFound, StaleEdit
+
+    directory = Directory().create()
+    try:
+        what = directory.undo(args.service_id, actor=args.steward)
+    except (NotFound, StaleEdit, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"undid the last change ({what}) of service {args.service_id}")
+    return EXIT_OK
+
+
+def cmd_not_verified(args) -> int:
+    from datetime import date, timedelta
+
+    from .store import Directory
+
+    rows = Directory().create().not_verified_since(date.today() - timedelta(days=args.days))
+    for r in rows:
+        print(f"{r['last_verified'] or 'never':10}\t{r['source']}\t{r['name']}\t{r['id']}")
+    print(f"{len(rows)} active services not verified in the last {args.days} days", file=sys.stderr)
     return EXIT_OK
 
 
@@ -183,7 +263,40 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c.add_argument("--source", required=True, help="who published the list, e.g. 'Telford & Wrekin Council 2025-11'")
     c.add_argument("--commit", action="store_true", help="write the records if there are no problems")
+    c.add_argument("--skip-rejected", action="store_true", help="write the good records even if some are rejected")
+    c.add_argument("--steward", default="command line", help="who is importing (recorded in the audit trail)")
     c.set_defaults(func=cmd_import_csv)
+
+    i = sub.add_parser("import", parents=[common],
+                       help="validate (and with --commit, write) our CSV, an Open Referral UK JSON file or a DfE "
+                            "GIAS children's centres CSV")
+    i.add_argument("kind", choices=["csv", "oruk", "gias-cc"])
+    i.add_argument("file")
+    i.add_argument("--source", help="who published the list (same name each time: re-imports update, not "
+                                    "duplicate); default for gias-cc: DfE GIAS children's centres")
+    i.add_argument("--commit", action="store_true", help="write the records (one transaction)")
+    i.add_argument("--skip-rejected", action="store_true", help="write the good records even if some are rejected")
+    i.add_argument("--steward", default="command line", help="who is importing (recorded in the audit trail)")
+    i.set_defaults(func=cmd_import)
+
+    e = sub.add_parser("export-directory", help="write every service as Open Referral UK JSON or our CSV template")
+    e.add_argument("--format", choices=["oruk", "csv"], default="oruk")
+    e.add_argument("-o", "--output", help="file to write (default: standard output)")
+    e.set_defaults(func=cmd_export)
+
+    b = sub.add_parser("db", help="database schema: upgrade to the newest migration, or show the current one")
+    b.add_argument("action", choices=["upgrade", "current"])
+    b.add_argument("--url", help="SQLAlchemy URL (default: $FSM_DATABASE_URL or data/directory.sqlite)")
+    b.set_defaults(func=cmd_db)
+
+    u = sub.add_parser("undo", help="undo the last change of a service (itself recorded)")
+    u.add_argument("service_id")
+    u.add_argument("--steward", required=True, help="who is undoing (recorded in the audit trail)")
+    u.set_defaults(func=cmd_undo)
+
+    v = sub.add_parser("not-verified", help="list active services not verified recently")
+    v.add_argument("--days", type=int, default=365)
+    v.set_defaults(func=cmd_not_verified)
     from .taxonomy import TERMS
 
     cov = sub.add_parser(
