@@ -11,6 +11,9 @@ pages = {
     "For commissioners": [
         st.Page("pages/provision_gaps.py", title="Provision gaps", icon=":material/map:", url_path="gaps"),
     ],
+    "For directory stewards": [
+        st.Page("pages/manage_directory.py", title="Manage directory", icon=":material/edit_note:", url_path="manage"),
+    ],
     "About": [
         st.Page("pages/about.py", title="About the data", icon=":material/info:", url_path="about"),
     ],
