@@ -14,6 +14,10 @@ pages = {
     "For directory stewards": [
         st.Page("pages/manage_directory.py", title="Manage directory", icon=":material/edit_note:", url_path="manage"),
     ],
+    "For analysts": [
+        st.Page("pages/coverage_tables.py", title="Coverage tables", icon=":material/table_chart:",
+                url_path="coverage"),
+    ],
     "About": [
         st.Page("pages/about.py", title="About the data", icon=":material/info:", url_path="about"),
     ],

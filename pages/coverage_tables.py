@@ -1,0 +1,157 @@
+"""Coverage tables: analysts preview the numbers behind the maps and download them (CSV, Excel, GeoJSON, GeoPackage)."""
+
+import hashlib
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from directory import coverage, exports, taxonomy, text, urlstate
+from directory.access import DEFAULT_RADIUS_KM, DEMANDS
+
+PREVIEW_ROWS = 20
+LEVEL_LABELS = {
+    "lsoa": "Neighbourhoods (LSOA)",
+    "district": "Local authorities",
+    "region": "Regions",
+    "england": "England",
+    "service": "Service locations",
+}
+DEMAND_LABELS = {"children_0_15": "All children aged 0-15", "idaci_numerator": "Income-deprived children (IDACI)"}
+
+st.title("Coverage tables")
+st.write(
+    "The numbers behind the maps, for analysts: per neighbourhood, per local authority, per region, for England "
+    "and per service location. Choose the area, the types of support and the distance, preview the table, then "
+    "download it for Excel, QGIS or R. Every file states its parameters, the data vintages and when it was made."
+)
+
+areas = ui.areas()
+services = ui.services()
+regions = areas.regions.sort_values("region24_name")
+REGION_NAMES = dict(zip(regions.region24_code, regions.region24_name))
+districts = areas.districts.sort_values("ltla24_name")
+DISTRICT_NAMES = dict(zip(districts.ltla24_code, districts.ltla24_name))
+
+for key, value in {"ct_region": "", "ct_authority": "", "ct_types": [], "ct_radius": DEFAULT_RADIUS_KM,
+                   "ct_deciles": 2, "ct_demand": "children_0_15", "ct_level": "district"}.items():
+    st.session_state.setdefault(key, value)
+
+c1, c2 = st.columns(2)
+c1.selectbox("Region", [""] + list(REGION_NAMES), key="ct_region",
+             format_func=lambda c: REGION_NAMES.get(c, "All of England"))
+in_region = districts if not st.session_state.ct_region else districts[
+    districts.region24_code == st.session_state.ct_region]
+authority_codes = [""] + in_region.ltla24_code.tolist()
+if st.session_state.ct_authority not in authority_codes:  # the region changed under it
+    st.session_state.ct_authority = ""
+every_authority = "All local authorities" + (
+    f" in {REGION_NAMES[st.session_state.ct_region]}" if st.session_state.ct_region else "")
+c2.selectbox("Local authority", authority_codes, key="ct_authority",
+             format_func=lambda c: DISTRICT_NAMES.get(c, every_authority))
+c3, c4 = st.columns(2)
+c3.multiselect("Types of support", [t.code for t in taxonomy.TERMS], key="ct_types", format_func=taxonomy.label,
+               placeholder="All types")
+c4.select_slider("Within reach means within (straight line)", options=list(urlstate.RADII_KM), key="ct_radius",
+                 format_func=lambda r: f"{r:g} km", help="1.6 km (1 mile) is about 20 minutes' walk with a pram.")
+with st.expander("Gap flag and children counted"):
+    o1, o2 = st.columns(2)
+    o1.select_slider("Deprived means IMD deciles 1 to", options=list(range(1, 11)), key="ct_deciles",
+                     help="A gap is a neighbourhood in these deciles with no service within reach. Decile 1 is the "
+                          "most deprived 10% of neighbourhoods in England.")
+    o2.radio("Children counted", list(DEMAND_LABELS), key="ct_demand", format_func=DEMAND_LABELS.get,
+             help="The demand of the floating catchment (2SFCA, E2SFCA) measures and of the gap children.")
+
+level = st.radio("Table", list(LEVEL_LABELS), key="ct_level", format_func=LEVEL_LABELS.get, horizontal=True)
+
+ss = st.session_state
+params = dict(types=tuple(ss.ct_types), radius_km=float(ss.ct_radius), deciles=tuple(range(1, ss.ct_deciles + 1)),
+              demand=ss.ct_demand, authority=(ss.ct_authority,) if ss.ct_authority else (),
+              region=(ss.ct_region,) if ss.ct_region and not ss.ct_authority else ())
+
+
+def fingerprint(df: pd.DataFrame) -> str:
+    """Changes whenever a service is added, moved, removed or retyped (part of the cache key)."""
+    h = hashlib.sha1(pd.util.hash_pandas_object(df[["service_id", "location_id", "x", "y"]], index=False)
+                     .to_numpy().tobytes())
+    h.update("|".join(",".join(t) for t in df["types"]).encode())
+    h.update(df["capacity"].astype(str).str.cat().encode() if "capacity" in df else b"")
+    return h.hexdigest()
+
+
+@st.cache_data(show_spinner="Computing the coverage tables for England...", max_entries=32)
+def tables_for(_services, _fp, build_dir, types, radius_km, deciles, demand, authority, region):
+    return coverage.coverage_tables(ui.areas(), _services, coverage.LEVELS, types, radius_km, deciles=deciles,
+                                    demand=demand, authority=authority, region=region)
+
+
+tables = tables_for(services, fingerprint(services), str(areas.folder), **params)
+table = tables[level]
+meta = table.metadata
+info = meta["tables"][level]
+frame = table.frame
+
+where = (DISTRICT_NAMES[ss.ct_authority] if ss.ct_authority else REGION_NAMES[ss.ct_region] if ss.ct_region
+         else "England")
+types_words = ", ".join(taxonomy.label(t) for t in ss.ct_types) if ss.ct_types else "any type"
+st.subheader(f"{info['title']}: {text.md(where)}")
+st.caption(
+    f"**{len(frame):,} rows** × {len(frame.columns)} columns. Support of {text.md(types_words)} within "
+    f"{ss.ct_radius:g} km in a straight line; gap = IMD 2025 deciles 1-{ss.ct_deciles} with none within reach; "
+    f"counting {DEMAND_LABELS[ss.ct_demand].lower()}. Made {meta['generated_at']} from "
+    f"{meta['services']['locations']:,} service locations."
+)
+if level in coverage.AREA_LEVELS and (ss.ct_authority or ss.ct_region):
+    st.caption("Area tables list whole areas: the districts of the chosen region, the region holding the chosen "
+               "authority, and England.")
+for note in meta["notes"]:
+    if note.startswith("No service"):
+        st.warning(note)
+
+st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+if len(frame) > PREVIEW_ROWS:
+    st.caption(f"The first {PREVIEW_ROWS} of {len(frame):,} rows. The downloads hold every row.")
+
+# ---------------------------------------------------------------- downloads
+st.markdown("**Download**")
+every = list(tables.values())
+
+
+def make(fmt: str, what):
+    """Deferred: the file is made when the button is clicked, not on every rerun."""
+    return lambda: exports.to_bytes(what, fmt, areas)
+
+
+d1, d2, d3, d4, d5 = st.columns(5)
+d1.download_button("CSV", make("csv", table), file_name=exports.file_name(table, "csv"), mime=exports.MIME["csv"],
+                   icon=":material/table:", key="ct_dl_csv", on_click="ignore",
+                   help="This table as plain CSV (UTF-8). Its metadata is the JSON beside it.")
+d2.download_button("CSV metadata (JSON)", lambda: exports.sidecar_bytes(table, exports.file_name(table, "csv")),
+                   file_name=exports.file_name(table, "json"), mime=exports.MIME["json"], icon=":material/data_object:",
+                   key="ct_dl_json", on_click="ignore",
+                   help="Parameters, data vintages, build, time made and a description of every column.")
+d3.download_button("Excel: every table", make("xlsx", every), file_name=exports.file_name(every, "xlsx"),
+                   mime=exports.MIME["xlsx"], icon=":material/grid_on:", key="ct_dl_xlsx", on_click="ignore",
+                   help="One sheet per table (LSOAs, local authorities, regions, England, services) and a metadata "
+                        "sheet.")
+d4.download_button("GeoJSON", make("geojson", table), file_name=exports.file_name(table, "geojson"),
+                   mime=exports.MIME["geojson"], icon=":material/map:", key="ct_dl_geojson", on_click="ignore",
+                   help="This table with its boundaries (or service points), WGS84; metadata in a top-level "
+                        "'metadata' member.")
+d5.download_button("GeoPackage: every table", make("gpkg", every), file_name=exports.file_name(every, "gpkg"),
+                   mime=exports.MIME["gpkg"], icon=":material/layers:", key="ct_dl_gpkg", on_click="ignore",
+                   help="One layer per table with boundaries or points, for QGIS; metadata in each layer and in a "
+                        "'metadata' table.")
+st.caption("Large national files take a few seconds to prepare after the click (Excel longest).")
+
+with st.expander("What the columns mean"):
+    st.dataframe(pd.DataFrame(info["columns"])[["name", "type", "description"]], hide_index=True,
+                 width="stretch")
+with st.expander("Sources and vintages"):
+    st.dataframe(pd.DataFrame(meta["sources"])[["title", "publisher", "vintage", "licence", "url"]],
+                 hide_index=True, width="stretch", column_config={"url": st.column_config.LinkColumn()})
+    build = meta.get("build") or {}
+    st.caption(f"Derived data built {build.get('built_at', 'unknown')} (build version {build.get('version', '?')}); "
+               "each file's metadata lists the SHA-256 of every input file.")
+
+ui.footer()
