@@ -193,6 +193,7 @@ def cmd_coverage(args) -> int:
     from .bootstrap import ensure_ready
     from .coverage import CoverageError, check_params, coverage_tables
     from .exports import SINGLE_TABLE, ExportError, export, format_of
+    from .sources import DataError
 
     t0 = time.perf_counter()
 
@@ -215,7 +216,11 @@ def cmd_coverage(args) -> int:
         return usage(f"the folder {out.parent} does not exist")
 
     progress_line(0.0, "loading areas and services")
-    directory = ensure_ready(args.raw, progress=progress_line)
+    try:
+        directory = ensure_ready(args.raw, progress=progress_line)
+    except DataError:
+        sys.stderr.write("\n")  # end the progress line before main() prints the error
+        raise
     areas = Areas.load()
     services = attach_areas(directory.service_frame(), areas)
     progress_line(0.3, f"computing access for {len(areas.lsoa):,} LSOAs and {len(services):,} services")
