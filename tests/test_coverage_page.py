@@ -1,0 +1,131 @@
+"""The Coverage tables page in Streamlit's AppTest: filters, level selector, preview and the five downloads
+(their file names, and their bytes read back equal the tables)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.testing.v1 import AppTest
+
+from directory import coverage as C
+from directory import exports as E
+from directory.areas import attach_areas
+
+PAGE = "../pages/coverage_tables.py"
+LABELS = ["CSV", "CSV metadata (JSON)", "Excel: every table", "GeoJSON", "GeoPackage: every table"]
+
+
+@pytest.fixture()
+def downloads(monkeypatch):
+    """file name -> (mime, callable) of every deferred download button registered while the page runs."""
+    seen: dict[str, tuple] = {}
+    original = MediaFileManager.add_deferred
+
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        seen[file_name] = (mimetype, data_callable)
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
+    return seen
+
+
+def run(**state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def expected(areas, seeded, **kw):
+    return C.coverage_tables(areas, attach_areas(seeded.service_frame(), areas), **kw)
+
+
+def test_page_opens_on_districts_with_preview_and_downloads(seeded, downloads):
+    at = run()
+    assert at.title[0].value == "Coverage tables"
+    assert at.subheader[0].value == "Coverage per local authority district (2024): England"
+    assert at.caption[0].value.startswith("**296 rows** × 59 columns. Support of any type within 1.6 km")
+    assert "The first 20 of 296 rows" in at.caption[1].value
+    preview = at.dataframe[0].value
+    assert len(preview) == 20 and preview.columns[0] == "ltla24_code"
+    assert [b.label for b in at.download_button] == LABELS
+    assert sorted(downloads) == sorted([
+        "coverage-district-1.6km.csv", "coverage-district-1.6km.metadata.json", "coverage-all-1.6km.xlsx",
+        "coverage-district-1.6km.geojson", "coverage-all-1.6km.gpkg"])
+    assert downloads["coverage-all-1.6km.xlsx"][0] == E.MIME["xlsx"]
+
+
+def test_authority_lsoa_downloads_hold_the_tables(seeded, areas, downloads, tmp_path):
+    at = run(ct_region="E12000005", ct_authority="E06000020", ct_level="lsoa", ct_radius=2.0)
+    assert at.subheader[0].value == "Access to services per LSOA (2021): Telford and Wrekin"
+    assert "**115 rows**" in at.caption[0].value and "within 2 km" in at.caption[0].value
+    want = expected(areas, seeded, authority=["E06000020"], radius_km=2.0)
+    stem = "coverage-lsoa-E06000020-2km"
+    assert {f"{stem}.csv", f"{stem}.metadata.json", f"{stem}.geojson", "coverage-all-E06000020-2km.xlsx",
+            "coverage-all-E06000020-2km.gpkg"} == set(downloads)
+
+    csv = downloads[f"{stem}.csv"][1]()
+    side = json.loads(downloads[f"{stem}.metadata.json"][1]())
+    (tmp_path / f"{stem}.csv").write_bytes(csv)
+    (tmp_path / f"{stem}.metadata.json").write_text(json.dumps(side))
+    back = E.read_csv(tmp_path / f"{stem}.csv")
+    assert_frame_equal(back.frame, want["lsoa"].frame)
+    assert side["parameters"]["radius_km"] == 2.0 and side["csv"]["path"] == f"{stem}.csv"
+
+    (tmp_path / "all.xlsx").write_bytes(downloads["coverage-all-E06000020-2km.xlsx"][1]())
+    sheets = E.read_xlsx(tmp_path / "all.xlsx")
+    assert list(sheets) == list(C.LEVELS)
+    for level in C.LEVELS:
+        assert_frame_equal(sheets[level], want[level].frame, obj=level)
+
+    (tmp_path / "lsoa.geojson").write_bytes(downloads[f"{stem}.geojson"][1]())
+    gj = E.read_geojson(tmp_path / "lsoa.geojson")
+    assert_frame_equal(pd.DataFrame(gj.frame.drop(columns="geometry")), want["lsoa"].frame)
+
+    (tmp_path / "all.gpkg").write_bytes(downloads["coverage-all-E06000020-2km.gpkg"][1]())
+    layers = E.read_gpkg(tmp_path / "all.gpkg")
+    assert list(layers) == list(C.LEVELS)
+    assert_frame_equal(pd.DataFrame(layers["service"].frame.drop(columns="geometry")), want["service"].frame)
+
+
+def test_changing_the_region_resets_an_authority_outside_it(seeded):
+    at = run(ct_region="E12000005", ct_authority="E06000020")
+    at.selectbox(key="ct_region").set_value("E12000001").run()
+    assert not at.exception
+    assert at.selectbox(key="ct_authority").value == ""
+    assert at.subheader[0].value.endswith(": North East")
+    assert "**12 rows**" in at.caption[0].value
+    assert "whole areas" in at.caption[1].value
+
+
+def test_levels_types_and_gap_settings(seeded, areas):
+    at = run()
+    at.radio(key="ct_level").set_value("service").run()
+    assert "**378 rows**" in at.caption[0].value
+    at.multiselect(key="ct_types").set_value(["stay_and_play"]).run()
+    assert "**0 rows**" in at.caption[0].value and "Stay and play" in at.caption[0].value
+    assert "No service location of the chosen types" in at.warning[0].value
+    at.radio(key="ct_level").set_value("england")
+    at.select_slider(key="ct_deciles").set_value(3).run()
+    assert "deciles 1-3" in at.caption[0].value
+    england = at.dataframe[0].value.iloc[0]
+    # no stay and play in the directory yet: every deprived neighbourhood is a gap
+    assert england.children_within == 0
+    assert england.gap_lsoas == (areas.lsoa.imd_decile <= 3).sum()
+    assert england.gap_children == england.deprived_children
+
+
+def test_column_dictionary_and_sources_are_shown(seeded):
+    at = run(ct_level="lsoa")
+    cols = at.dataframe[1].value
+    assert cols.name.tolist()[:3] == ["lsoa21_code", "lsoa21_name", "ward24_code"]
+    assert "provision gap" in cols.set_index("name").loc["gap", "description"]
+    src = at.dataframe[2].value
+    assert "IoD2025 (Oct 2025)" in src.vintage.tolist()
