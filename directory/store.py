@@ -111,6 +111,10 @@ class WriteSummary:
         return self.new + self.updated
 
 
+#: Coordinates are kept to 6 decimal places (about 0.1 m), as every importer gives them.
+COORD_DECIMALS = 6
+
+
 def _blank(v):
     return None if v is None or (isinstance(v, str) and not v.strip()) else v
 
@@ -164,7 +168,9 @@ def normalised(r: ServiceRecord) -> ServiceRecord:
     """A record as the store would give it back (blank strings as None, types sorted)."""
     d = {k: _blank(v) if isinstance(v, str) else v for k, v in dataclasses.asdict(r).items()}
     d["types"] = sorted(set(r.types))
-    d["places"] = sorted((Place(**{k: _blank(v) if isinstance(v, str) else v for k, v in p.items()})
+    d["places"] = sorted((Place(**{k: _blank(v) if isinstance(v, str) else
+                                   round(v, COORD_DECIMALS) if k in ("latitude", "longitude") else v
+                                   for k, v in p.items()})
                           for p in d["places"]), key=_place_key)
     d["languages"] = sorted({lang.strip() for lang in r.languages if lang and lang.strip()})
     d["pregnancy"] = bool(r.pregnancy)
@@ -381,8 +387,13 @@ class Directory:
                     s.flush()
         return summary
 
+    @classmethod
+    def _apply(cls, s: Session, sv: Service, r: ServiceRecord, terms: dict, orgs: dict) -> None:
+        with s.no_autoflush:  # one INSERT or UPDATE of the row per write: the version goes up by one
+            cls._apply_fields(s, sv, r, terms, orgs)
+
     @staticmethod
-    def _apply(s: Session, sv: Service, r: ServiceRecord, terms: dict, orgs: dict) -> None:
+    def _apply_fields(s: Session, sv: Service, r: ServiceRecord, terms: dict, orgs: dict) -> None:
         if r.organization:
             org = orgs.get(r.organization) or s.scalar(select(Organization).where(Organization.name == r.organization))
             if org is None:

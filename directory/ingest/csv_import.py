@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
 import re
 from datetime import date, timedelta
@@ -64,8 +65,8 @@ def _rows(content: str, report: Report) -> list[tuple[int, list[str]]] | None:
             out.append((start, values))
             start = reader.line_num + 1
     except csv.Error as e:
-        report.problems.append(Problem(0, "file", f"Not a readable CSV file: {e} (line {reader.line_num + 1}, "
-                                                  f"row {len(out) + 1})."))
+        report.problems.append(Problem(0, "file", f"Not a readable CSV file: {e} (row {len(out) + 1}, which "
+                                                  f"starts on line {start})."))
         return None
     return out
 
@@ -143,6 +144,12 @@ def record_from_fields(fields: dict[str, str], source: str, postcodes: PostcodeI
     """One service from template columns (e.g. the steward's edit form), validated as a CSV row is."""
     row_values = {k: ("" if v is None else str(v)).strip() for k, v in fields.items()}
     return _record(row_values, row, source, postcodes)
+
+
+def _auto_id(name: str, where: str) -> str:
+    """The id of a row that has none: its name and place (hashed when too long for the column)."""
+    sid = f"{name.lower()}|{where}"
+    return sid if len(sid) <= 200 else f"{sid[:150]}|{hashlib.sha1(sid.encode()).hexdigest()}"
 
 
 def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
@@ -247,7 +254,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
             bad("capacity", f"“{row['capacity']}” should be a positive number.")
     if problems:
         return None, problems
-    source_id = row.get("source_id") or f"{name.lower()}|{pc_display or f'{lat:.5f},{lon:.5f}'}"
+    source_id = row.get("source_id") or _auto_id(name, pc_display or f"{lat:.5f},{lon:.5f}")
     rec = ServiceRecord(
         source=row.get("source") or source,
         source_id=source_id,

@@ -201,6 +201,8 @@ def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = N
         if not status.casefold().startswith("open"):
             skipped_status[status or "(blank)"] = skipped_status.get(status or "(blank)", 0) + 1
             report.skipped += 1
+            if get("urn"):
+                report.closed.append((source, get("urn"), n, status or "(blank)"))
             continue
         urn, name = get("urn"), get("name")
         if not urn.isdigit():

@@ -298,10 +298,11 @@ def service_record(item, i: int, source: str, postcodes: PostcodeIndex | None, t
         bad("status", f"“{item.get('status')}” is not an ORUK status ({', '.join(STATUSES)}).")
 
     # types
-    codes, unmapped = [], []
+    codes, unmapped, ignored = [], [], 0
     for vocabulary, term, term_name in _terms_of(item):
         code = terms.resolve(vocabulary, term, term_name)
         if code == taxonomy.IGNORE:
+            ignored += 1
             continue
         if code in taxonomy.BY_CODE:
             if code not in codes:
@@ -317,6 +318,8 @@ def service_record(item, i: int, source: str, postcodes: PostcodeIndex | None, t
     elif unmapped:
         bad("taxonomy", f"None of its taxonomy terms maps to our types: {'; '.join(unmapped)}. Add them to the "
                         "taxonomy mapping table, then check again.")
+    elif not codes and ignored:
+        bad("taxonomy", "Its taxonomy terms are all mapped to “ignore”: not one of our types of service.")
     elif not codes:
         bad("taxonomy", "No taxonomy terms: we can't tell which type of service this is.")
 

@@ -43,6 +43,8 @@ class Report:
     skipped: int = 0  # rows deliberately not imported (e.g. closed centres): not problems
     notes: list[str] = field(default_factory=list)  # what the steward should know about the file
     unmapped_terms: Counter = field(default_factory=Counter)  # (vocabulary, term) -> services
+    closed: list[tuple[str, str, int, str]] = field(default_factory=list)  # (source, id, row, status) the file
+    # lists as closed: review() marks them defunct if they are stored and active
 
     def add(self, record: ServiceRecord, row: int) -> None:
         self.records.append(record)

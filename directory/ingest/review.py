@@ -8,13 +8,14 @@ and `python -m directory import` both go through here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..geocode import PostcodeIndex
 from ..store import Directory, ServiceRecord, WriteSummary, too_long
-from .report import ERROR, Problem, Report
+from .report import ERROR, WARNING, Problem, Report
 
 KINDS = {
     "csv": "Our CSV template",
@@ -110,8 +111,20 @@ def review(report: Report, directory: Directory) -> Review:
             keep.append(rec)
             rows.append(n)
         report.records, report.record_rows = keep, rows
+    _retire_closed(report, directory)
     report.problems.sort(key=lambda p: (p.row, p.severity != ERROR))
     return Review(report, directory.classify(report.records))
+
+
+def _retire_closed(report: Report, directory: Directory) -> None:
+    """Services the file now lists as closed, stored and still active: marked defunct (an update)."""
+    for source, source_id, n, status in report.closed:
+        stored = directory.find(source, source_id)
+        if stored is not None and stored.record.status == "active":
+            report.add(dataclasses.replace(stored.record, status="defunct"), n)
+            report.problems.append(Problem(n, "EstablishmentStatus (name)", f"“{stored.record.name}” is now "
+                                           f"“{status}”: it will be marked defunct (hidden from families).",
+                                           WARNING))
 
 
 def commit(rv: Review, directory: Directory, actor: str, skip_rejected: bool = False,
