@@ -131,3 +131,45 @@ def wait_for_app(pg, text: str, timeout: float = 60_000):
     pg.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
     )
+
+
+# ---------------------------------------------------------------- storage on SQLite and PostgreSQL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path):
+    """A fresh, empty database: a SQLite file, and a throwaway schema on the PostgreSQL at
+    FSM_TEST_DATABASE_URL (scripts/run-tests.sh starts one). Without that variable the
+    PostgreSQL case is skipped, except in CI (env CI set), where it fails."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'directory.sqlite'}"
+        return
+    base = os.environ.get("FSM_TEST_DATABASE_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("FSM_TEST_DATABASE_URL is not set: in CI the storage tests must also run on PostgreSQL "
+                        "(scripts/run-tests.sh starts one)")
+        pytest.skip("PostgreSQL storage tests need FSM_TEST_DATABASE_URL (scripts/run-tests.sh starts a server)")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"fsm_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as c:
+        c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as c:
+            c.execute(text("SET lock_timeout = '20s'"))
+            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture()
+def store(db_url) -> Directory:
+    """An empty directory (migrated, our taxonomy terms only) on SQLite and on PostgreSQL."""
+    d = Directory(db_url).create()
+    yield d
+    d.engine.dispose()
