@@ -187,15 +187,16 @@ with side_col:
             for area_label, col in ((name, f"area_{prefix}_share"), ("England", f"england_{prefix}_share"))])
     for group in ("All children 0-15", "Income-deprived children"):
         part = long[long.Children == group]
-        chart = alt.Chart(part, title=group).mark_bar().encode(
+        chart = alt.Chart(part).mark_bar().encode(
             x=alt.X("IMD decile:O", title="IMD decile (1 = most deprived)", axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("Area:N", sort=[name, "England"]),
             y=alt.Y("Share within reach:Q", title="Share within reach", axis=alt.Axis(format="%"),
                     scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("Area:N", sort=[name, "England"], legend=alt.Legend(orient="bottom", title=None),
+            color=alt.Color("Area:N", sort=[name, "England"], legend=alt.Legend(title=None),
                             scale=alt.Scale(range=["#1d6f5f", "#b0b0b0"] if not is_england else ["#1d6f5f"])),
             tooltip=["Area", "IMD decile", alt.Tooltip("Share within reach:Q", format=".0%")],
-        ).properties(height=170)
+        ).properties(height=200)
+        st.caption(group)
         st.altair_chart(chart, width="stretch")
     with st.expander("Numbers behind the chart"):
         st.dataframe(long.pivot_table(index="IMD decile", columns=["Children", "Area"], values="Share within reach")

@@ -1,0 +1,184 @@
+"""The Provision gaps page in Streamlit's AppTest: authority and measure switches, gap list
+contents, headline numbers, new sites, URL state, payload and escaping."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from directory import access
+from directory.store import Directory, Place, ServiceRecord
+
+PAGE = "../pages/provision_gaps.py"
+BIRMINGHAM = "E08000025"
+HASTINGS = "E07000062"
+
+
+def run(params=None) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def settle(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def gap_table(at) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "Rank" in d.value.columns)
+
+
+def sites_table(at) -> pd.DataFrame | None:
+    return next((d.value for d in at.dataframe if "Site" in d.value.columns), None)
+
+
+def map_args(at) -> dict:
+    comps = [c for c in at.get("component_instance") if "st_folium" in c.proto.component_name]
+    assert len(comps) == 1
+    return json.loads(comps[0].proto.json_args)
+
+
+def metrics(at) -> dict:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def params(at) -> dict:
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+
+
+@pytest.fixture(scope="module")
+def measures(areas, seeded):
+    return access.lsoa_measures(areas.lsoa, seeded.service_frame(), radius_km=1.6)
+
+
+def test_england_by_default(seeded, measures):
+    at = run()
+    assert at.subheader[0].value == "England: deprived children far from support"
+    assert "378 service locations" in at.caption[0].value
+    # England is drawn by district: a small payload, no LSOA polygons
+    args = map_args(at)
+    assert len(args["script"]) < 2_000_000 and "E01" not in args["script"]
+    # the national gap list equals the library's, first 100 shown
+    expected = access.gap_list(measures, radius_km=1.6)
+    shown = gap_table(at)
+    assert len(shown) == 100
+    assert shown.Neighbourhood.tolist() == expected.lsoa21_name.head(100).tolist()
+    assert f"Gap list: {len(expected):,} deprived neighbourhoods" in "".join(m.value for m in at.markdown)
+    m = metrics(at)
+    summary = access.coverage_summary(measures, radius_km=1.6)
+    assert m["Children within 1.6 km of a service"][0] == f"{summary.children_within_share.iloc[0]:.0%}"
+    assert m["Deprived children far from support"][0] == f"{summary.gap_children.iloc[0]:,.0f}"
+    assert params(at) == {}
+
+
+def test_authority_switch(seeded, measures):
+    at = run()
+    at.selectbox(key="pg_area").set_value(BIRMINGHAM)
+    settle(at)
+    assert at.subheader[0].value == "Birmingham: deprived children far from support"
+    assert params(at) == {"area": BIRMINGHAM}
+    rows = measures[measures.ltla24_code == BIRMINGHAM]
+    expected = access.gap_list(rows, radius_km=1.6)
+    shown = gap_table(at)
+    assert shown.Neighbourhood.tolist() == expected.lsoa21_name.head(100).tolist()
+    assert shown["Affected children"].tolist() == expected.affected_children.head(100).tolist()
+    assert (shown["IMD decile"] <= 2).all() and (shown["Nearest service (km)"] > 1.6).all()
+    assert "Authority" not in shown.columns  # one authority: no need to repeat its name
+    # headline numbers against England
+    here = access.coverage_summary(rows, radius_km=1.6).iloc[0]
+    eng = access.coverage_summary(measures, radius_km=1.6).iloc[0]
+    value, delta = metrics(at)["Children within 1.6 km of a service"]
+    assert value == f"{here.children_within_share:.0%}"
+    assert delta == f"{100 * (here.children_within_share - eng.children_within_share):+.0f} points vs England"
+    # the map holds Birmingham's 659 LSOAs, under the payload bound
+    script = map_args(at)["script"]
+    assert len(script) < 2_000_000
+    assert all(code in script for code in rows.lsoa21_code)
+    # new sites: the library's greedy choice, with the children gained
+    sites = sites_table(at)
+    best = access.best_new_sites(rows, k=3, radius_km=1.6)
+    assert sites.Neighbourhood.tolist() == best.lsoa21_name.tolist()
+    assert sites["Deprived children gained"].tolist() == best.children_gained.tolist()
+    # and the chart data compares with England per decile
+    assert any("Birmingham" in str(d.value.columns.tolist()) for d in at.dataframe)
+    # switch to another authority
+    at.selectbox(key="pg_area").set_value(HASTINGS)
+    settle(at)
+    assert at.subheader[0].value == "Hastings: deprived children far from support"
+    h = access.gap_list(measures[measures.ltla24_code == HASTINGS], radius_km=1.6)
+    assert gap_table(at).Neighbourhood.tolist() == h.lsoa21_name.tolist()
+
+
+def test_measure_switch_changes_map_and_legend(seeded):
+    at = run({"area": HASTINGS})
+    at.selectbox(key="pg_measure").set_value("nearest")
+    settle(at)
+    assert at.subheader[0].value == "Hastings: distance to the nearest service"
+    legend = next(c.value for c in at.caption if c.value.startswith("**Legend"))
+    assert "Distance to the nearest service (km)" in legend and "within reach" in legend
+    script = map_args(at)["script"]
+    assert "Distance to the nearest service (km)" in script and " km" in script
+    assert params(at) == {"area": HASTINGS, "measure": "nearest"}
+    at.selectbox(key="pg_measure").set_value("imd")
+    settle(at)
+    legend = next(c.value for c in at.caption if c.value.startswith("**Legend"))
+    assert "IMD decile" in legend and "1; 2; 3" in legend
+
+
+def test_url_restores_every_choice(seeded, measures):
+    at = run({"area": HASTINGS, "measure": "e2sfca", "types": "early_education", "radius": "3", "deciles": "3",
+              "demand": "idaci", "k": "2"})
+    assert at.selectbox(key="pg_area").value == HASTINGS
+    assert at.selectbox(key="pg_measure").value == "e2sfca"
+    assert at.multiselect(key="pg_types").value == ["early_education"]
+    assert at.select_slider(key="pg_radius").value == 3.0
+    assert at.select_slider(key="pg_deciles").value == 3
+    assert at.radio(key="pg_demand").value == "idaci_numerator"
+    assert at.slider(key="pg_k").value == 2
+    assert params(at) == {"area": HASTINGS, "measure": "e2sfca", "types": "early_education", "radius": "3",
+                          "deciles": "3", "demand": "idaci", "k": "2"}
+    # the gap list follows: deciles 1-3, 3 km, ranked by income-deprived children
+    m = access.lsoa_measures(measures[measures.ltla24_code == HASTINGS], access.services_of_types(
+        seeded.service_frame(), ["early_education"]), radius_km=3.0, demand="idaci_numerator", deciles=(1, 2, 3))
+    expected = access.gap_list(m, radius_km=3.0, deciles=(1, 2, 3), demand="idaci_numerator")
+    if expected.empty:
+        assert any("has a service within 3 km" in s.value for s in at.success)
+    else:
+        shown = gap_table(at)
+        assert shown.Neighbourhood.tolist() == expected.lsoa21_name.tolist()
+        assert "Affected income-deprived children" in shown.columns
+    # changing a widget updates the link
+    at.select_slider(key="pg_radius").set_value(1.0)
+    settle(at)
+    assert params(at)["radius"] == "1"
+
+
+def test_no_new_sites_when_k_is_zero(seeded):
+    at = run({"area": HASTINGS, "k": "0"})
+    assert sites_table(at) is None
+    assert any("Choose a number of new sites" in i.value for i in at.info)
+
+
+def test_types_with_no_service_warn(seeded):
+    at = run({"area": HASTINGS, "types": "baby_massage"})
+    assert any("No service in the directory offers these types" in w.value for w in at.warning)
+    assert metrics(at)["Children within 1.6 km of a service"][0] == "0%"
+
+
+def test_directory_text_is_escaped_in_the_map(tmp_path, monkeypatch, areas):
+    url = f"sqlite:///{tmp_path / 'evil.sqlite'}"
+    monkeypatch.setenv("FSM_DATABASE_URL", url)
+    d = Directory(url).create()
+    d.upsert([ServiceRecord(source="test", source_id="1", name="<script>alert(1)</script>", types=["stay_and_play"],
+                            places=[Place(latitude=50.8573, longitude=0.5730)])], actor="t")
+    at = run({"area": HASTINGS})
+    script = map_args(at)["script"]
+    assert "<script>alert(1)</script>" not in script and "&lt;script&gt;alert(1)&lt;/script&gt;" in script
