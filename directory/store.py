@@ -462,6 +462,7 @@ class Directory:
             raise ValueError(" ".join(m for _, m in long))
         try:
             with self.Session.begin() as s:
+                terms = self._terms(s)  # before anything is added: a query would flush a half-made row
                 if service_id is None:
                     if s.scalar(select(Service.id).where(Service.source == r.source, Service.source_id == r.source_id)):
                         raise ValueError(f"A service with source {r.source!r} and id {r.source_id!r} already exists.")
@@ -483,7 +484,7 @@ class Directory:
                     if old == r:
                         return stored_of(sv)
                     before = _json(old)
-                self._apply(s, sv, r, self._terms(s), {})
+                self._apply(s, sv, r, terms, {})
                 s.add(Audit(actor=actor[:200], source=r.source, action="create" if before is None else "update",
                             service_id=sv.id, before=before, after=_json(r)))
                 s.flush()
@@ -523,6 +524,7 @@ class Directory:
                                  .order_by(Audit.id.desc()).limit(1)).first()
                 if last is None:
                     raise NotFound("No recorded change of this service to undo.")
+                terms = self._terms(s)
                 target = normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
                 sv = s.get(Service, service_id, populate_existing=True)
                 current = record_of(sv) if sv is not None else None
@@ -541,7 +543,7 @@ class Directory:
                                      name=target.name)
                         s.add(sv)
                     sv.source, sv.source_id = target.source, target.source_id
-                    self._apply(s, sv, target, self._terms(s), {})
+                    self._apply(s, sv, target, terms, {})
                 s.add(Audit(actor=actor[:200], source=(target or current).source if (target or current) else None,
                             action="undo", service_id=service_id, before=_json(current), after=_json(target)))
                 return last.action

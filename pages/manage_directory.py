@@ -137,8 +137,12 @@ with tab_edit:
     find = st.text_input("Find a service (name, postcode or source id)", key="md_find")
     matches = directory.summaries(find, limit=50)
     labels = {"__new__": "A new service"} | {m["id"]: steward.choice_label(m) for m in matches}
+    if find != state.get("md_last_find"):  # a new search: show its best match
+        state.md_last_find = find
+        if find and matches:
+            state.md_pick = matches[0]["id"]
     if state.get("md_pick") not in labels:
-        state.md_pick = "__new__" if not matches or not find else matches[0]["id"]
+        state.md_pick = matches[0]["id"] if find and matches else "__new__"
     pick = st.selectbox("Service", list(labels), format_func=labels.get, key="md_pick")
     try:
         editing = None if pick == "__new__" else directory.get(pick)
@@ -217,7 +221,8 @@ with tab_edit:
             except (NotFound, ValueError) as e:
                 st.error(text.md(str(e)))
             else:
-                state.md_pending = {"md_find": saved.record.name, "md_pick": saved.id}
+                state.md_pending = {"md_find": saved.record.name, "md_last_find": saved.record.name,
+                                    "md_pick": saved.id}
                 state.md_loaded = None
                 changed(f"Saved {saved.record.name} (version {saved.version}).")
     where = steward.coordinates(fields)
@@ -226,7 +231,11 @@ with tab_edit:
         st_folium(steward.preview_map(where[0], where[1], fields["name"]), key="md_preview", height=320,
                   use_container_width=True, returned_objects=[])
     if editing:
-        c1, c2, c3 = st.columns(3)
+        c0, c1, c2, c3 = st.columns(4)
+        if c0.button("Reload from the directory", key="md_reload", help="Drop your unsaved changes and show the "
+                                                                         "service as it is stored now."):
+            state.md_loaded = None
+            st.rerun()
         if c1.button("Mark as verified today", key="md_verify", disabled=not who):
             directory.mark_verified([editing.id], who)
             state.md_loaded = None

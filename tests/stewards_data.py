@@ -115,6 +115,8 @@ def real_gias_points() -> pd.DataFrame:
     path = config.raw_dir() / "gias_open_establishments_20250524.csv.gz"
     df = pd.read_csv(path, usecols=["urn", "la_name", "establishment_name", "easting", "northing", "latitude",
                                     "longitude"])
+    for c in ("easting", "northing", "latitude", "longitude"):
+        df[c] = pd.to_numeric(df[c], errors="coerce")
     return df[df.la_name == "Telford and Wrekin"].dropna().head(20).reset_index(drop=True)
 
 
