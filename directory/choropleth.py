@@ -301,7 +301,7 @@ class Legend(MacroElement):
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: "topright"});
+        var {{ this.get_name() }} = L.control({position: "bottomright"});
         {{ this.get_name() }}.onAdd = function (map) {
             var div = L.DomUtil.create("div", "fsm-legend");
             div.innerHTML = {{ this.html|tojson }};
@@ -315,14 +315,17 @@ class Legend(MacroElement):
         super().__init__()
         self._name = "Legend"
         rows = "".join(
-            f'<div><span style="display:inline-block;width:14px;height:14px;background:{text.esc(c)};'
+            f'<div><span style="display:inline-block;width:11px;height:11px;background:{text.esc(c)};'
             f'border:1px solid #999;margin-right:6px;vertical-align:middle"></span>{text.esc(label)}</div>'
             for c, label in items
         )
         self.html = (
-            '<div style="background:rgba(255,255,255,0.92);padding:6px 8px;border-radius:4px;font:12px/1.5 '
-            f'sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:230px"><b>{text.esc(title)}</b>{rows}</div>'
+            '<div style="background:rgba(255,255,255,0.9);padding:4px 6px;border-radius:4px;font:11px/1.35 '
+            f'sans-serif;box-shadow:0 1px 4px rgba(0,0,0,0.3);max-width:190px"><b>{text.esc(title)}</b>{rows}</div>'
         )
+
+
+TOOLTIP_STYLE = "font-size: 12px; padding: 4px 6px;"
 
 
 def _style(feature):
@@ -397,7 +400,7 @@ def authority_map(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure:
             fields=["name", "value", "decile", "children", "km"],
             aliases=["Neighbourhood (LSOA)", measure.label, "IMD decile", "Children aged 0-15",
                      "Nearest service"],
-            sticky=True),
+            sticky=True, style=TOOLTIP_STYLE),
     ).add_to(m)
     if outline is not None and len(outline):
         folium.GeoJson(rounded_geojson(outline.geometry.union_all(), 4), name="Boundary",
@@ -407,7 +410,8 @@ def authority_map(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure:
     if sites is not None and len(sites):
         add_sites(m, sites, radius_km)
     Legend(f"{measure.label} ({measure.unit})", classes.legend()).add_to(m)
-    if b:
+    if b:  # quarter zoom steps fit the area snugly
+        m.options["zoom_snap"] = 0.25
         m.fit_bounds(b)
     return finish(m), classes
 
@@ -431,7 +435,7 @@ def england_map(boundaries: gpd.GeoDataFrame, table: pd.DataFrame, measure: Meas
             fields=["name", "value", "children", "gap", "km"],
             aliases=["Local authority", measure.district_label, "Children aged 0-15",
                      "Deprived children far from support", "Average distance to nearest service"],
-            sticky=True),
+            sticky=True, style=TOOLTIP_STYLE),
     ).add_to(m)
     add_services(m, services, max_markers)
     if sites is not None and len(sites):

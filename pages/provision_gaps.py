@@ -163,7 +163,7 @@ with map_col:
         st.caption(f"{len(rows):,} neighbourhoods (LSOAs) coloured by {measure.label.lower()} ({measure.unit}); "
                    f"dots: services of the chosen types in and around {text.md(name)}; numbered circles: "
                    f"suggested new sites with their {r:g} km reach.")
-    st_folium(fmap, key="pg_map", height=560, use_container_width=True, returned_objects=[])
+    st_folium(fmap, key="pg_map", height=620, use_container_width=True, returned_objects=[])
     legend_title = measure.district_label if is_england else measure.label
     legend_unit = measure.district_unit if is_england else measure.unit
     st.caption(f"**Legend: {text.md(legend_title)} ({text.md(legend_unit)})**: "
