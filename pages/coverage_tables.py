@@ -108,7 +108,10 @@ for note in meta["notes"]:
     if note.startswith("No service"):
         st.warning(note)
 
-st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True, width="stretch")
+KEY_COLUMNS = {"lsoa": ["lsoa21_code", "lsoa21_name"], "district": ["ltla24_code", "ltla24_name"],
+               "region": ["region24_code", "region24_name"], "england": ["country_name"], "service": ["name"]}
+st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True, width="stretch",
+             column_config={c: st.column_config.Column(pinned=True) for c in KEY_COLUMNS[level]})
 if len(frame) > PREVIEW_ROWS:
     st.caption(f"The first {PREVIEW_ROWS} of {len(frame):,} rows. The downloads hold every row.")
 
@@ -122,23 +125,23 @@ def make(fmt: str, what):
     return lambda: exports.to_bytes(what, fmt, areas)
 
 
-d1, d2, d3, d4, d5 = st.columns(5)
-d1.download_button("CSV", make("csv", table), file_name=exports.file_name(table, "csv"), mime=exports.MIME["csv"],
+row = st.container(horizontal=True, gap="small")
+row.download_button("CSV", make("csv", table), file_name=exports.file_name(table, "csv"), mime=exports.MIME["csv"],
                    icon=":material/table:", key="ct_dl_csv", on_click="ignore",
                    help="This table as plain CSV (UTF-8). Its metadata is the JSON beside it.")
-d2.download_button("CSV metadata (JSON)", lambda: exports.sidecar_bytes(table, exports.file_name(table, "csv")),
+row.download_button("CSV metadata (JSON)", lambda: exports.sidecar_bytes(table, exports.file_name(table, "csv")),
                    file_name=exports.file_name(table, "json"), mime=exports.MIME["json"], icon=":material/data_object:",
                    key="ct_dl_json", on_click="ignore",
                    help="Parameters, data vintages, build, time made and a description of every column.")
-d3.download_button("Excel: every table", make("xlsx", every), file_name=exports.file_name(every, "xlsx"),
+row.download_button("Excel (all tables)", make("xlsx", every), file_name=exports.file_name(every, "xlsx"),
                    mime=exports.MIME["xlsx"], icon=":material/grid_on:", key="ct_dl_xlsx", on_click="ignore",
                    help="One sheet per table (LSOAs, local authorities, regions, England, services) and a metadata "
                         "sheet.")
-d4.download_button("GeoJSON", make("geojson", table), file_name=exports.file_name(table, "geojson"),
+row.download_button("GeoJSON", make("geojson", table), file_name=exports.file_name(table, "geojson"),
                    mime=exports.MIME["geojson"], icon=":material/map:", key="ct_dl_geojson", on_click="ignore",
                    help="This table with its boundaries (or service points), WGS84; metadata in a top-level "
                         "'metadata' member.")
-d5.download_button("GeoPackage: every table", make("gpkg", every), file_name=exports.file_name(every, "gpkg"),
+row.download_button("GeoPackage (all tables)", make("gpkg", every), file_name=exports.file_name(every, "gpkg"),
                    mime=exports.MIME["gpkg"], icon=":material/layers:", key="ct_dl_gpkg", on_click="ignore",
                    help="One layer per table with boundaries or points, for QGIS; metadata in each layer and in a "
                         "'metadata' table.")

@@ -17,7 +17,7 @@ from directory import exports as E
 from directory.areas import attach_areas
 
 PAGE = "../pages/coverage_tables.py"
-LABELS = ["CSV", "CSV metadata (JSON)", "Excel: every table", "GeoJSON", "GeoPackage: every table"]
+LABELS = ["CSV", "CSV metadata (JSON)", "Excel (all tables)", "GeoJSON", "GeoPackage (all tables)"]
 
 
 @pytest.fixture()
