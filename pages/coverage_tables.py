@@ -79,7 +79,7 @@ def fingerprint(df: pd.DataFrame) -> str:
     return h.hexdigest()
 
 
-@st.cache_data(show_spinner="Computing the coverage tables for England...", max_entries=32)
+@st.cache_data(show_spinner="Computing the coverage tables for England...", max_entries=12)
 def tables_for(_services, _fp, build_dir, types, radius_km, deciles, demand, authority, region):
     return coverage.coverage_tables(ui.areas(), _services, coverage.LEVELS, types, radius_km, deciles=deciles,
                                     demand=demand, authority=authority, region=region)
