@@ -17,7 +17,9 @@ E2SFCA (Luo & Qi 2009): the same with a distance-decay weight W(d_ij) in both st
     R_j = S_j / sum_{i: d_ij <= d0} P_i W(d_ij)
     A_i = sum_{j: d_ij <= d0} R_j W(d_ij)
     W is a step function over three equal zones of the catchment, weights 1.00, 0.68, 0.22
-    (Luo & Qi's Gaussian-derived zone weights).
+    (Luo & Qi's Gaussian-derived zone weights); a distance exactly on a zone edge belongs to the
+    nearer zone, as in PySAL access's weights.step_fn (bench/access_bench.py checks agreement
+    with PySAL `access` to 1e-9 on all of England).
 A_i is supply per unit of demand; shown per 1,000 children.
 Services whose catchment holds no demand (possible with the IDACI demand, whose
 suppressed LSOAs count as 0) have an undefined ratio and add nothing.
@@ -41,7 +43,8 @@ Where would new sites help most (maximal covering location problem, Church & ReV
     weight covered. Greedy: K times, take the candidate covering the most still-uncovered
     weight, then mark what it covers as covered. Coverage is a monotone submodular
     function, so greedy reaches at least 1 - (1 - 1/K)^K >= 1 - 1/e (63%) of the optimum
-    (Nemhauser, Wolsey & Fisher 1978); tests compare it with exhaustive search. Candidates:
+    (Nemhauser, Wolsey & Fisher 1978); tests compare it with exhaustive search (on seven small
+    real authorities, nursery schools, 1.6 km, 2-3 sites: 94-100% of the optimum). Candidates:
     LSOA population-weighted centroids (by default those of the LSOAs given).
 
 API for others (DataFrames in, DataFrames out; every parameter explicit, defaults shown):
@@ -68,9 +71,17 @@ API for others (DataFrames in, DataFrames out; every parameter explicit, default
     best_new_sites(measures, *, k=3, radius_km=1.6, deciles=(1, 2), demand="children_0_15",
                    candidates=None) -> up to k rows: rank, candidate LSOA, x, y, lon, lat,
         children_gained, lsoas_reached, cumulative_children
+    covered_weight(measures, sites_xy, weights, radius_km) -> total weight within reach of the sites
 Shares are fractions (0..1); distances km; `measures` is what lsoa_measures returns
-(rows may be filtered to an authority first). The low-level functions below
-(pairs_within, nearest_km, count_within, fca, lsoa_access) stay as they are.
+(rows may be filtered to an authority first). Compute lsoa_measures on ALL English LSOAs
+and filter afterwards: a service's catchment then holds the children across the border too,
+so 2SFCA/E2SFCA near authority edges are right. Low-level: kdtree(points),
+pairs_within(origins, dests, radius_m, *, origin_tree=None, dest_tree=None), nearest_km(origins,
+dests, *, dest_tree=None), count_within(pairs, n), fca(pairs, demand, supply, radius_m, decay=None),
+lsoa_access(lsoa, services, radius_km, demand, decay).
+
+Speed (bench/access_bench.py, 2 cores): all four measures for England's 33,755 LSOAs take
+about 8 ms against the 378 real services and 40 ms against 30,000 services.
 """
 
 from __future__ import annotations

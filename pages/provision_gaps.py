@@ -233,9 +233,11 @@ elif sites.empty:
                "none is far from support.")
 else:
     st.write(
-        f"Each suggested site is the centre of a neighbourhood in {text.md(place)}. The first reaches the most "
-        f"deprived {demand_words} now farther than {r:g} km from support; each next one the most of those still "
-        f"left (a greedy search, at least 63% as good as the best possible set and usually equal to it)."
+        f"Each suggested site is the centre of a neighbourhood in {text.md(place)}. The first brings the most "
+        f"deprived {demand_words} of {text.md(place)} who are now farther than {r:g} km from support within reach; "
+        "each next one the most of those still left. This greedy search is guaranteed at least 63% of the best "
+        "possible set; checked against every possible set of 2 or 3 sites in seven small authorities it reached "
+        "94-100% of the best. Straight-line distances: check real routes and premises before deciding."
     )
     st.dataframe(
         sites.rename(columns={"rank": "Site", "lsoa21_name": "Neighbourhood", "ward24_name": "Ward",

@@ -3,10 +3,12 @@ contents, headline numbers, new sites, URL state, payload and escaping."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pandas as pd
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from directory import access
@@ -182,3 +184,25 @@ def test_directory_text_is_escaped_in_the_map(tmp_path, monkeypatch, areas):
     at = run({"area": HASTINGS})
     script = map_args(at)["script"]
     assert "<script>alert(1)</script>" not in script and "&lt;script&gt;alert(1)&lt;/script&gt;" in script
+
+
+def test_gap_list_downloads_as_csv(seeded, measures, monkeypatch):
+    files = {}
+    original = MediaFileManager.add
+
+    def spy(self, path_or_data, mimetype, coordinates, file_name=None, **kw):
+        files[file_name] = path_or_data
+        return original(self, path_or_data, mimetype, coordinates, file_name=file_name, **kw)
+
+    monkeypatch.setattr(MediaFileManager, "add", spy)
+    at = run({"area": BIRMINGHAM, "deciles": "1"})
+    assert [b.label for b in at.download_button] == ["Download the gap list (CSV)"]
+    name = "provision-gaps-E08000025-1.6km-deciles1-1.csv"
+    got = pd.read_csv(io.BytesIO(files[name].encode() if isinstance(files[name], str) else files[name]))
+    expected = access.gap_list(measures[measures.ltla24_code == BIRMINGHAM], radius_km=1.6, deciles=(1,))
+    # every gap LSOA (not only the 100 shown), ranked, with its measures
+    assert got.lsoa21_code.tolist() == expected.lsoa21_code.tolist()
+    assert got["rank"].tolist() == list(range(1, len(expected) + 1))
+    assert (got.imd_decile == 1).all() and (got.nearest_km > 1.6).all()
+    assert {"lsoa21_name", "ward24_name", "imd_score", "income_decile", "children_and_young_people_score",
+            "children_0_15", "idaci_numerator", "affected_children"} <= set(got.columns)
