@@ -23,6 +23,10 @@ MANUAL_SOURCE = "Directory stewards"
 STALE_AFTER_DAYS = 365
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def new_source_id() -> str:
     return str(uuid.uuid4())
 

@@ -35,6 +35,7 @@ if state.md_flash:
 
 
 def changed(message: str) -> None:
+    """After a write: refresh the family pages' data and say what happened (names already escaped)."""
     ui.services_changed()
     state.md_flash = message
     st.rerun()
@@ -50,6 +51,8 @@ with tab_import:
                        mime="text/csv")
     source = st.text_input(
         "Source: who published this list", value=default_source(kind), key=f"md_source_{kind}",
+        placeholder={"csv": "e.g. Telford & Wrekin Council family services list",
+                     "oruk": "e.g. North Lincolnshire Council ORUK feed"}.get(kind, ""),
         help="Use the same name every time you load this publisher's list: re-importing then updates services "
              "instead of adding them twice.",
     ).strip()
@@ -64,7 +67,8 @@ with tab_import:
         counts = rv.counts
         state.md_unmapped = steward.unmapped_rows(report)
         st.subheader("Validation report")
-        st.caption(f"{report.rows} {report.unit}s read from {upload.name}. Nothing has been written yet.")
+        st.caption(f"{steward.plural(report.rows, report.unit)} read from {text.md(upload.name)}. Nothing has been "
+                   "written yet.")
         cols = st.columns(5)
         for col, label in zip(cols, ["new", "updated", "unchanged", "rejected", "warnings"]):
             col.metric(label.capitalize(), counts[label])
@@ -74,23 +78,24 @@ with tab_import:
             st.warning("This file writes records of these sources: "
                        + ", ".join(f"{text.md(k)} ({v})" for k, v in rv.sources.items()))
         if report.problems:
-            st.write(f"**Problems** ({len(report.errors)} errors reject their {report.unit}; "
-                     f"{len(report.warnings)} warnings are imported but worth a look)")
+            st.write(f"**Problems** ({steward.plural(len(report.errors), 'error')} (rejected), "
+                     f"{steward.plural(len(report.warnings), 'warning')} (imported, but worth a look))")
             st.dataframe(steward.problem_rows(report), hide_index=True, width="stretch")
         if report.unmapped_terms:
             st.write("**Taxonomy terms not mapped to our types** (map them in the Taxonomy mapping tab, then "
                      "upload again)")
             st.dataframe(state.md_unmapped, hide_index=True, width="stretch")
         if rv.records:
-            with st.expander(f"What would be written ({len(rv.records)} services)", expanded=len(rv.records) <= 20):
+            with st.expander(f"What would be written ({steward.plural(len(rv.records), 'service')})",
+                             expanded=len(rv.records) <= 20):
                 st.dataframe(steward.preview_rows(rv), hide_index=True, width="stretch")
         skip = False
         if report.errors and rv.records:
-            skip = st.checkbox(f"Skip the {counts['rejected']} rejected {report.unit}s and import the rest",
-                               key="md_skip")
+            skip = st.checkbox(f"Skip the rejected {steward.plural(counts['rejected'], report.unit)} and import "
+                               "the rest", key="md_skip")
         reason = rv.refusal(skip)
         go, cancel = st.columns(2)
-        if go.button(f"Commit: write {rv.to_write} service{'s' if rv.to_write != 1 else ''}", type="primary",
+        if go.button(f"Commit: write {steward.plural(rv.to_write, 'service')}", type="primary",
                      key="md_commit",
                      disabled=bool(reason) or not who):
             try:
@@ -99,7 +104,7 @@ with tab_import:
                 st.error(text.md(str(e)))
             else:
                 state.md_upload_n += 1
-                changed(f"Imported {upload.name}: {done.new} new, {done.updated} updated, {done.unchanged} "
+                changed(f"Imported {text.md(upload.name)}: {done.new} new, {done.updated} updated, {done.unchanged} "
                         "unchanged. Families see the changes now.")
         if cancel.button("Cancel", key="md_cancel"):
             state.md_upload_n += 1
@@ -224,7 +229,7 @@ with tab_edit:
                 state.md_pending = {"md_find": saved.record.name, "md_last_find": saved.record.name,
                                     "md_pick": saved.id}
                 state.md_loaded = None
-                changed(f"Saved {saved.record.name} (version {saved.version}).")
+                changed(f"Saved {text.md(saved.record.name)} (version {saved.version}).")
     where = steward.coordinates(fields)
     if where:
         st.caption(f"Where families will see it: {where[0]:.5f}, {where[1]:.5f}")
@@ -239,7 +244,7 @@ with tab_edit:
         if c1.button("Mark as verified today", key="md_verify", disabled=not who):
             directory.mark_verified([editing.id], who)
             state.md_loaded = None
-            changed(f"{editing.record.name}: verified today.")
+            changed(f"{text.md(editing.record.name)}: verified today.")
         if c2.button("Undo the last change", key="md_undo_one", disabled=not who):
             try:
                 what = directory.undo(editing.id, who)
@@ -247,7 +252,7 @@ with tab_edit:
                 st.error(text.md(str(e)))
             else:
                 state.md_loaded = None
-                changed(f"Undid the last change ({what}) of {editing.record.name}.")
+                changed(f"Undid the last change ({what}) of {text.md(editing.record.name)}.")
         if c3.button("Remove this service", key="md_remove", disabled=not who):
             try:
                 directory.delete(editing.id, who, state.md_version)
@@ -255,7 +260,7 @@ with tab_edit:
                 st.error(text.md(str(e)))
             else:
                 state.md_pending = {"md_pick": "__new__"}
-                changed(f"Removed {editing.record.name} (undo it from Check and undo).")
+                changed(f"Removed {text.md(editing.record.name)} (undo it from Check and undo).")
         with st.expander("History of this service"):
             st.dataframe(steward.history_rows(directory, editing.id), hide_index=True, width="stretch")
 

@@ -85,7 +85,7 @@ def test_steward_loads_oruk_feed_commits_corrects_and_families_see_it(own_direct
     at.text_input(key="md_f_name").input("Ashby Breastfeeding Group (Tuesdays)")
     at.text_input(key="md_f_phone").input("01724 000111")
     ok(button(at, "Save").click().run())
-    assert "Saved Ashby Breastfeeding Group (Tuesdays) (version 2)" in at.success[0].value
+    assert "Saved Ashby Breastfeeding Group \\(Tuesdays\\) (version 2)" in at.success[0].value
     seen = family_sees("TF1 1AA")
     assert any("Ashby Breastfeeding Group \\(Tuesdays\\)" in label for label in seen)
     assert not any(label.endswith(FEEDING) for label in seen)
