@@ -162,7 +162,8 @@ with map_col:
                                                  services=near, sites=sites, outline=outline)
         st.caption(f"{len(rows):,} neighbourhoods (LSOAs) coloured by {measure.label.lower()} ({measure.unit}); "
                    f"dots: services of the chosen types in and around {text.md(name)}; numbered circles: "
-                   f"suggested new sites with their {r:g} km reach.")
+                   f"suggested new sites with their {r:g} km reach."
+                   + (f" Showing 1,500 of {len(near):,} services." if len(near) > 1500 else ""))
     st_folium(fmap, key="pg_map", height=620, use_container_width=True, returned_objects=[])
     legend_title = measure.district_label if is_england else measure.label
     legend_unit = measure.district_unit if is_england else measure.unit
