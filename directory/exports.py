@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Sequence
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 from openpyxl import Workbook, load_workbook

@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from directory import coverage, exports, taxonomy, text, urlstate
-from directory.access import DEFAULT_RADIUS_KM, DEMANDS
+from directory.access import DEFAULT_RADIUS_KM
 
 PREVIEW_ROWS = 20
 LEVEL_LABELS = {
