@@ -291,17 +291,12 @@ class Directory:
     def classify(self, records: Iterable[ServiceRecord]) -> dict[tuple[str, str], str]:
         """For each record key: "new", "updated" or "unchanged" against what is stored."""
         records = list(records)
-        keys = {r.key for r in records}
-        with self.Session() as s:
-            stored = {
-                (sv.source, sv.source_id): record_of(sv)
-                for sv in s.scalars(select(Service).where(Service.source.in_({k[0] for k in keys})))
-                if (sv.source, sv.source_id) in keys
-            }
+        with self.engine.connect() as c:
+            stored = _stored_records(c, {r.source for r in records})
         out = {}
         for r in records:
             old = stored.get(r.key)
-            out[r.key] = "new" if old is None else ("unchanged" if old == normalised(r) else "updated")
+            out[r.key] = "new" if old is None else ("unchanged" if old[1] == normalised(r) else "updated")
         return out
 
     def find_duplicates(self, records: list[ServiceRecord]) -> dict[int, list[tuple[str, str, str]]]:
@@ -351,40 +346,50 @@ class Directory:
         """Insert or update records keyed on (source, source_id), all in one transaction.
 
         Unchanged records are not touched, so re-importing a file changes nothing.
-        `fail_after` is for tests: raise after that many writes to prove the rollback.
+        New services are written with plain INSERTs (executemany), updates through the ORM
+        (version-checked); both with an audit row each.
+        `fail_after` is for tests: raise after that many records, once the writes so far have
+        been sent to the database, to prove the rollback.
         """
         summary = WriteSummary()
         records = list(records)
+        actor = actor[:200]
         with self.Session.begin() as s:
             terms = {t.code: t for t in s.scalars(select(TaxonomyTerm))}
             orgs: dict[str, Organization] = {}
-            existing = {
-                (sv.source, sv.source_id): sv
-                for sv in s.scalars(select(Service).where(Service.source.in_({r.source for r in records})))
-            }
+            stored = _stored_records(s.connection(), {r.source for r in records})  # key -> (id, record)
+            created: dict[tuple[str, str], str] = {}  # key -> id of services created by this call
+            new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor)
             for i, r in enumerate(records):
                 if fail_after is not None and i >= fail_after:
+                    new_rows.write()
+                    s.flush()
                     raise RuntimeError(f"injected failure after {fail_after} records")
                 r = normalised(r)
-                sv = existing.get(r.key)
-                if sv is None:
-                    sv = Service(id=new_id(), source=r.source, source_id=r.source_id, name=r.name)
-                    s.add(sv)
-                    before = None
+                if r.key not in stored and r.key not in created:
+                    created[r.key] = new_rows.add(r)
                     summary.new += 1
-                else:
-                    old = record_of(sv)
-                    if old == r:
-                        summary.unchanged += 1
-                        continue
-                    before = _json(old)
-                    summary.updated += 1
+                    if len(new_rows) >= 1000:
+                        new_rows.write()
+                    continue
+                if r.key in stored and stored[r.key][1] == r:
+                    summary.unchanged += 1
+                    continue
+                new_rows.write()  # an update may use organisations created just before
+                # the stored service (or one created earlier in this call: the later record updates it)
+                sv = s.get(Service, stored[r.key][0] if r.key in stored else created[r.key])
+                old = record_of(sv)
+                if old == r:
+                    summary.unchanged += 1
+                    continue
+                stored[r.key] = (sv.id, r)
+                summary.updated += 1
                 self._apply(s, sv, r, terms, orgs)
-                s.add(Audit(actor=actor[:200], source=r.source, action="create" if before is None else "update",
-                            service_id=sv.id, before=before, after=_json(r)))
-                existing[r.key] = sv
+                s.add(Audit(actor=actor, source=r.source, action="update", service_id=sv.id, before=_json(old),
+                            after=_json(r)))
                 if i % 500 == 499:
                     s.flush()
+            new_rows.write()
         return summary
 
     @classmethod
@@ -709,6 +714,121 @@ class Directory:
         for c in ("min_age_months", "max_age_months"):
             df[c] = df[c].astype("Int64")
         return df.sort_values(["name", "service_id"], ignore_index=True)
+
+
+def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str, ServiceRecord]]:
+    """(source, source_id) -> (service id, record) for every service of these sources, read with
+    plain queries (what `record_of` gives, without building ORM objects: fast for big imports)."""
+    if not sources:
+        return {}
+    src = sorted(sources)
+    of = Service.source.in_(src)
+    places, phones, schedules = defaultdict(list), {}, {}
+    languages, types = defaultdict(set), defaultdict(list)
+    for row in conn.execute(select(ServiceAtLocation.service_id, Location.latitude, Location.longitude,
+                                   Location.name, Location.address_1, Location.city, Location.postal_code)
+                            .join(Location, Location.id == ServiceAtLocation.location_id)
+                            .join(Service, Service.id == ServiceAtLocation.service_id).where(of)):
+        places[row[0]].append(Place(latitude=row[1], longitude=row[2], name=row[3], address=row[4], town=row[5],
+                                    postcode=row[6]))
+    for sid, phone in conn.execute(select(Contact.service_id, Contact.phone)
+                                   .join(Service, Service.id == Contact.service_id).where(of)):
+        phones.setdefault(sid, phone)
+    for sid, text in conn.execute(select(Schedule.service_id, Schedule.description)
+                                  .join(Service, Service.id == Schedule.service_id).where(of)):
+        schedules.setdefault(sid, text)
+    for sid, name in conn.execute(select(Language.service_id, Language.name)
+                                  .join(Service, Service.id == Language.service_id).where(of)):
+        languages[sid].add(name)
+    for sid, code in conn.execute(select(service_taxonomy.c.service_id, TaxonomyTerm.code)
+                                  .join(TaxonomyTerm, TaxonomyTerm.id == service_taxonomy.c.taxonomy_term_id)
+                                  .join(Service, Service.id == service_taxonomy.c.service_id).where(of)):
+        types[sid].append(code)
+    out = {}
+    t = Service.__table__
+    for row in conn.execute(select(t, Organization.name.label("org_name"))
+                            .outerjoin(Organization, Organization.id == t.c.organization_id).where(t.c.source.in_(src))):
+        m = row._mapping
+        sid = m["id"]
+        out[(m["source"], m["source_id"])] = (sid, ServiceRecord(
+            source=m["source"], source_id=m["source_id"], name=m["name"], types=sorted(types[sid]),
+            places=sorted(places[sid], key=_place_key), organization=m["org_name"], description=m["description"],
+            url=m["url"], email=m["email"], phone=phones.get(sid), fees=m["fees"], is_free=m["is_free"],
+            referral=m["referral"], referral_notes=m["referral_notes"], min_age_months=m["minimum_age_months"],
+            max_age_months=m["maximum_age_months"], pregnancy=bool(m["pregnancy"]),
+            eligibility=m["eligibility_description"], schedule=schedules.get(sid), languages=sorted(languages[sid]),
+            last_verified=m["assured_date"], capacity=m["capacity"], status=m["status"]))
+    return out
+
+
+class _NewRows:
+    """Rows of new services for each table, written with one executemany per table (much
+    faster than the ORM's unit of work for a large import; same rows as `_apply` makes)."""
+
+    def __init__(self, s: Session, terms: dict[str, TaxonomyTerm], org_names: set[str], actor: str):
+        self.s, self.terms, self.actor = s, terms, actor
+        self.org_ids: dict[str, str] = {}
+        names = sorted(org_names)
+        for i in range(0, len(names), 500):
+            for oid, name in s.execute(select(Organization.id, Organization.name)
+                                       .where(Organization.name.in_(names[i:i + 500]))):
+                self.org_ids.setdefault(name, oid)
+        self.rows: dict[str, list[dict]] = defaultdict(list)
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, r: ServiceRecord) -> str:
+        unknown = [t for t in r.types if t not in self.terms]
+        if unknown:
+            raise ValueError(f"unknown service type(s) {unknown} for {r.name!r}")
+        sid, now, rows = new_id(), utcnow(), self.rows
+        org_id = None
+        if r.organization:
+            org_id = self.org_ids.get(r.organization)
+            if org_id is None:
+                org_id = self.org_ids[r.organization] = new_id()
+                rows["organization"].append({"id": org_id, "name": r.organization, "description": None,
+                                             "website": None, "email": None})
+        rows["service"].append({
+            "id": sid, "organization_id": org_id, "name": r.name, "description": r.description, "url": r.url,
+            "email": r.email, "status": r.status, "fees": r.fees, "is_free": r.is_free, "referral": r.referral,
+            "referral_notes": r.referral_notes, "minimum_age_months": r.min_age_months,
+            "maximum_age_months": r.max_age_months, "pregnancy": r.pregnancy,
+            "eligibility_description": r.eligibility, "capacity": r.capacity, "assured_date": r.last_verified,
+            "source": r.source, "source_id": r.source_id, "created_at": now, "last_modified": now, "version": 1,
+        })
+        for p in r.places:
+            lid = new_id()
+            rows["location"].append({"id": lid, "name": p.name, "address_1": p.address, "city": p.town,
+                                     "postal_code": p.postcode, "latitude": p.latitude, "longitude": p.longitude})
+            rows["service_at_location"].append({"id": new_id(), "service_id": sid, "location_id": lid})
+        if r.phone:
+            rows["contact"].append({"id": new_id(), "service_id": sid, "name": None, "phone": r.phone, "email": None})
+        if r.schedule:
+            rows["schedule"].append({"id": new_id(), "service_id": sid, "description": r.schedule, "byday": None,
+                                     "opens_at": None, "closes_at": None})
+        for name in r.languages:
+            rows["language"].append({"id": new_id(), "service_id": sid, "name": name})
+        if r.fees or r.is_free is not None:
+            rows["cost_option"].append({"id": new_id(), "service_id": sid, "option": "free" if r.is_free else None,
+                                        "amount": None, "amount_description": r.fees})
+        for code in r.types:
+            rows["service_taxonomy"].append({"service_id": sid, "taxonomy_term_id": self.terms[code].id})
+        rows["audit"].append({"at": now, "actor": self.actor, "source": r.source, "action": "create",
+                              "service_id": sid, "before": None, "after": _json(r)})
+        self.n += 1
+        return sid
+
+    def write(self) -> None:
+        """Send the rows so far to the database (in the caller's transaction), parents first."""
+        for table in ("organization", "service", "location", "service_at_location", "contact", "schedule",
+                      "language", "cost_option", "service_taxonomy", "audit"):
+            if self.rows.get(table):
+                self.s.execute(Base.metadata.tables[table].insert(), self.rows[table])
+        self.rows.clear()
+        self.n = 0
 
 
 def make_engine(url: str) -> Engine:

@@ -331,3 +331,36 @@ def test_audit_rows_hold_before_and_after(store):
         assert (a.actor, a.source, a.action, a.service_id) == ("steward", "Test council", "update", st.id)
         assert json.loads(a.before)["phone"] == "01952 000000" and json.loads(a.after)["phone"] == "07000 000000"
         assert a.at is not None
+
+
+def test_fast_paths_store_and_read_what_the_orm_does(store):
+    """New services are written with plain INSERTs and compared with plain SELECTs: the records
+    must be exactly those the ORM path (save, record_of) writes and reads."""
+    from directory.store import _stored_records
+
+    variety = [rec(1), rec(2, organization=None, phone=None, languages=[], is_free=None, fees=None, schedule=None,
+                       places=[Place(52.65, -2.44), Place(52.71, -2.53, name="Annex", postcode="TF1 3NT")]),
+               rec(3, types=["antenatal", "stay_and_play"], pregnancy=True, capacity=3.5, fees="£1",
+                   schedule="Mondays", referral="self", eligibility="Anyone", status="inactive")]
+    store.upsert(variety, "bulk")
+    for r in variety:  # the same records again, through the ORM
+        store.save(dataclasses.replace(r, source="orm"), "orm")
+    with store.engine.connect() as c:
+        plain = _stored_records(c, {"Test council", "orm"})
+    orm = {r.key: r for r in store.records()}
+    assert {k: v[1] for k, v in plain.items()} == orm
+    for r in variety:
+        assert orm[r.key] == normalised(r)
+        assert orm[("orm", r.source_id)] == dataclasses.replace(normalised(r), source="orm")
+    frame = store.service_frame()
+    bulk, by_orm = frame[frame.source == "Test council"], frame[frame.source == "orm"]
+    cols = [c for c in frame.columns if c not in ("service_id", "location_id", "source")]
+    assert (bulk[cols].sort_values("name").reset_index(drop=True).astype(str)
+            .equals(by_orm[cols].sort_values("name").reset_index(drop=True).astype(str)))
+
+
+def test_same_key_twice_in_one_import_keeps_the_later(store):
+    done = store.upsert([rec(1), rec(1, name="Later name")], "test")
+    assert (done.new, done.updated) == (1, 1)
+    assert [r.name for r in store.records()] == ["Later name"]
+    assert store.find("Test council", "svc-1").version == 2
