@@ -520,15 +520,22 @@ class Directory:
             s.delete(loc)
 
     def undo(self, service_id: str, actor: str) -> str:
-        """Undo the last recorded change of a service: restore its 'before' record (or remove
-        a service that change created, or bring back one it deleted). The undo is itself
-        recorded, so undoing twice re-applies the change. Returns what was undone."""
+        """Undo the last change of a service not undone yet: restore the record as it was before
+        that change (or remove a service it created, or bring back one it deleted). The undo is
+        itself recorded; undoing again steps further back. Returns what was undone."""
         try:
             with self.Session.begin() as s:
-                last = s.scalars(select(Audit).where(Audit.service_id == service_id)
-                                 .order_by(Audit.id.desc()).limit(1)).first()
+                last, pending = None, 0
+                for a in s.scalars(select(Audit).where(Audit.service_id == service_id).order_by(Audit.id.desc())):
+                    if a.action == "undo":
+                        pending += 1  # each undo cancels the newest change before it not yet cancelled
+                    elif pending:
+                        pending -= 1
+                    else:
+                        last = a
+                        break
                 if last is None:
-                    raise NotFound("No recorded change of this service to undo.")
+                    raise NotFound("No recorded change of this service left to undo.")
                 terms = self._terms(s)
                 target = normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
                 sv = s.get(Service, service_id, populate_existing=True)
@@ -746,8 +753,9 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
         types[sid].append(code)
     out = {}
     t = Service.__table__
-    for row in conn.execute(select(t, Organization.name.label("org_name"))
-                            .outerjoin(Organization, Organization.id == t.c.organization_id).where(t.c.source.in_(src))):
+    q = (select(t, Organization.name.label("org_name"))
+         .outerjoin(Organization, Organization.id == t.c.organization_id).where(t.c.source.in_(src)))
+    for row in conn.execute(q):
         m = row._mapping
         sid = m["id"]
         out[(m["source"], m["source_id"])] = (sid, ServiceRecord(

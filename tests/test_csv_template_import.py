@@ -47,7 +47,8 @@ def test_oversize_upload_refused_with_the_limit(postcodes, monkeypatch):
 
 
 @pytest.mark.parametrize("data, where", [
-    (b'name,types,postcode\n"Group",stay_and_play,TF1 1AA\n"Bad "quote" here",stay_and_play,TF1 1AA\n', "starts on line 3"),
+    (b'name,types,postcode\n"Group",stay_and_play,TF1 1AA\n"Bad "quote" here",stay_and_play,TF1 1AA\n',
+     "starts on line 3"),
     (b'name,types,postcode\nA,stay_and_play,TF1 1AA\nB,stay_and_play,TF1 1AA\n"never closed,x,y\n', "starts on line 4"),
 ])
 def test_malformed_csv_reports_the_line(data, where, postcodes):

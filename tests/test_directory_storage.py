@@ -227,24 +227,32 @@ def test_concurrent_stewards_lose_no_update(store):
     assert store.get(sid).version == 1 + 10
 
 
-def test_undo_restores_before_removes_created_and_brings_back_deleted(store):
+def test_undo_steps_back_through_changes_and_is_audited(store):
     store.upsert([rec(1)], "setup")
     st = store.find("Test council", "svc-1")
-    store.save(dataclasses.replace(st.record, name="Wrong name"), "steward", st.id, st.version)
-    assert store.undo(st.id, "steward") == "update"
+    st = store.save(dataclasses.replace(st.record, name="Wrong name"), "steward", st.id, st.version)
+    st = store.save(dataclasses.replace(st.record, phone="07000 000000"), "steward", st.id, st.version)
+    assert store.undo(st.id, "steward") == "update"  # the phone
+    assert store.get(st.id).record == dataclasses.replace(normalised(rec(1)), name="Wrong name")
+    assert store.undo(st.id, "steward") == "update"  # then the name
     assert store.get(st.id).record == normalised(rec(1))
-    assert store.undo(st.id, "steward") == "undo"  # undoing the undo re-applies the change
-    assert store.get(st.id).record.name == "Wrong name"
-    store.delete(st.id, "steward")
+    assert store.undo(st.id, "steward") == "create"  # then the import that created it
+    assert store.find("Test council", "svc-1") is None
+    with pytest.raises(NotFound, match="left to undo"):
+        store.undo(st.id, "steward")
+    assert [h["action"] for h in store.history(st.id)] == ["undo"] * 3 + ["update", "update", "create"]
+    # a removed service comes back with the same id and record
+    store.upsert([rec(2)], "setup")
+    two = store.find("Test council", "svc-2")
+    store.delete(two.id, "steward")
     with pytest.raises(NotFound):
-        store.get(st.id)
-    assert store.undo(st.id, "steward") == "delete"
-    assert store.get(st.id).record.name == "Wrong name"  # same id, same record
+        store.get(two.id)
+    assert store.undo(two.id, "steward") == "delete"
+    assert store.get(two.id).record == normalised(rec(2))
+    # a service a steward added by hand goes again
     created = store.save(rec(7, source="Directory stewards", source_id="new-1"), "steward")
     assert store.undo(created.id, "steward") == "create"
     assert store.find("Directory stewards", "new-1") is None
-    actions = [h["action"] for h in store.history()]
-    assert actions[:2] == ["undo", "create"] and actions.count("undo") == 4
     with pytest.raises(NotFound):
         store.undo("no-such-id", "steward")
     with store.engine.connect() as c:  # no orphan locations left behind

@@ -4,6 +4,8 @@ families see it on the Find support page. Each test has its own throwaway direct
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -67,7 +69,15 @@ def test_steward_loads_oruk_feed_commits_corrects_and_families_see_it(own_direct
     assert metrics(at) == {"New": 2, "Updated": 0, "Unchanged": 0, "Rejected": 1, "Warnings": 1}
     problems = at.dataframe[0].value
     assert list(problems["where"]) == ["service 2", "service 3"]
-    assert "Under 5s" in problems.problem.iloc[0] and "neither latitude/longitude nor a postcode" in problems.problem.iloc[1]
+    assert "Under 5s" in problems.problem.iloc[0]
+    assert "neither latitude/longitude nor a postcode" in problems.problem.iloc[1]
+    editor = next(d for d in at.dataframe if "note" in d.value.columns)  # the taxonomy mapping editor
+    unmapped = editor.value[editor.value.term == "under-5s"]
+    assert list(unmapped.vocabulary) == ["nl-audience"] and unmapped.code.isna().all()
+    ok(at.button(key="md_terms_save").click().run())  # a row with no code yet is not saved
+    assert "Mapping saved (0 rows added, changed or removed)" in at.success[0].value
+    at.file_uploader[0].set_value(("north-lincs-services.json", feed, "application/json"))
+    ok(at.run())
     commit_button = at.button(key="md_commit")
     assert commit_button.disabled  # a rejected service: the steward must choose to skip it
     ok(at.checkbox(key="md_skip").check().run())
@@ -90,8 +100,19 @@ def test_steward_loads_oruk_feed_commits_corrects_and_families_see_it(own_direct
     assert any("Ashby Breastfeeding Group \\(Tuesdays\\)" in label for label in seen)
     assert not any(label.endswith(FEEDING) for label in seen)
 
+    # the steward checks it with the service: families see when it was last verified
+    ok(at.button(key="md_verify").click().run())
+    assert "verified today" in at.success[0].value
+    fam = AppTest.from_file(FIND, default_timeout=120)
+    fam.query_params["q"] = "TF1 1AA"
+    ok(fam.run())
+    entry = next(e for e in fam.expander if "Tuesdays" in e.label)
+    assert f"**Last verified:** {date.today():%d %B %Y}" in entry.markdown[0].value
+
     # and the correction is in the audit trail, undoable
-    ok(at.button(key="md_undo_one").click().run())
+    ok(at.button(key="md_undo_one").click().run())  # undoes the verification
+    assert "Undid the last change (update)" in at.success[0].value
+    ok(at.button(key="md_undo_one").click().run())  # then the correction
     assert "Undid the last change (update)" in at.success[0].value
     assert any(FEEDING in label for label in family_sees("TF1 1AA"))
 
