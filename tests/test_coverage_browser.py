@@ -7,26 +7,13 @@ from tests.conftest import ARTIFACTS, wait_for_app
 pytestmark = pytest.mark.browser
 
 
-def settle(pg):
-    """A freshly started server can flash Streamlit's "Page not found" dialog on the first visit to a page
-    other than the default one, although the page runs (as tests/test_gaps_browser.py notes): close it,
-    then wait until the level selector takes clicks."""
-    pg.wait_for_function("""() => document.querySelector('[role=dialog]') ||
-        Array.from(document.querySelectorAll('[data-testid=stRadio] p'))
-            .some(p => p.textContent === 'Neighbourhoods (LSOA)' && !p.closest('[inert]'))""", timeout=60_000)
-    dialog = pg.get_by_text("Page not found")
-    if dialog.count():
-        pg.keyboard.press("Escape")
-        dialog.first.wait_for(state="hidden", timeout=10_000)
-
-
 def test_analyst_previews_and_downloads_the_lsoa_table(app_url, page, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1750})  # the app scrolls inside itself: show the downloads
-    page.goto(f"{app_url}/coverage")
+    page.goto(f"{app_url}/coverage_tables")
     wait_for_app(page, "Coverage per local authority district (2024): England")
     page.get_by_text("296 rows").first.wait_for()
-    settle(page)
+    assert page.get_by_text("Page not found").count() == 0
 
     # the page settles after its first run: wait until the level selector takes clicks
     page.wait_for_function("""() => Array.from(document.querySelectorAll('[data-testid=stRadio] p'))

@@ -12,15 +12,6 @@ pytestmark = pytest.mark.browser
 FRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 
-def close_page_not_found(pg):
-    """On a freshly started server, the first visit to any page other than the default one can flash
-    Streamlit's "Page not found" dialog although the page then runs (seen on /coverage too): close it."""
-    dialog = pg.get_by_text("Page not found")
-    if dialog.count():
-        pg.keyboard.press("Escape")
-        dialog.first.wait_for(state="hidden", timeout=10_000)
-
-
 def map_frame(pg):
     pg.locator(FRAME).first.wait_for(timeout=60_000)
     frame = pg.frame_locator(FRAME).first
@@ -31,9 +22,9 @@ def map_frame(pg):
 def test_commissioner_sees_birmingham_gaps(app_url, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 2100})
-    page.goto(f"{app_url}/gaps?area=E08000025")
+    page.goto(f"{app_url}/provision_gaps?area=E08000025")
     wait_for_app(page, "Birmingham: deprived children far from support")
-    close_page_not_found(page)
+    assert page.get_by_text("Page not found").count() == 0
     frame = map_frame(page)
     # every LSOA is a polygon (plus the services, the boundary and the new sites' circles)
     polygons = frame.locator("path.leaflet-interactive")
@@ -70,9 +61,9 @@ def test_commissioner_sees_birmingham_gaps(app_url, page):
 
 
 def test_england_is_drawn_by_district(app_url, page):
-    page.goto(f"{app_url}/gaps")
+    page.goto(f"{app_url}/provision_gaps")
     wait_for_app(page, "England: deprived children far from support")
-    close_page_not_found(page)
+    assert page.get_by_text("Page not found").count() == 0
     frame = map_frame(page)
     page.wait_for_timeout(500)
     n = frame.locator("path.leaflet-interactive").count()

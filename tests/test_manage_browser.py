@@ -14,13 +14,12 @@ pytestmark = pytest.mark.browser
 def test_steward_uploads_a_feed_and_reads_the_report(app_url, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1900})  # the app scrolls inside itself: fit the report
-    # arrive as a steward does, through the sidebar (a first direct visit to /manage can flash
-    # Streamlit's "Page not found" dialog over the page, see tests/test_coverage_browser.py)
+    # arrive as a steward does, through the sidebar
     page.goto(f"{app_url}/")
     wait_for_app(page, "Find support near you")
     page.get_by_role("link", name="Manage directory").click()
     wait_for_app(page, "Load the lists councils")
-    assert page.url.endswith("/manage")
+    assert page.url.endswith("/manage_directory")
     name = page.get_by_role("textbox", name="Your name (recorded with every change)")
     name.fill("Sam Steward")
     name.press("Enter")
