@@ -4,23 +4,25 @@ import streamlit as st
 
 st.set_page_config(page_title="Family Support Map", page_icon="🧸", layout="wide")
 
-# URL paths are the file names (/provision_gaps, ...): with a pages/ folder beside the entry script,
-# Streamlit shows a "Page not found" dialog on a first visit to any other path.
+# The views live in views/, not pages/: Streamlit runs a folder named pages/ beside the entry script as
+# an old-style multipage app on a fresh server's first request, bypassing this navigation.
 pages = {
     "For families": [
-        st.Page("pages/find_support.py", title="Find support", icon=":material/search:", default=True),
+        st.Page("views/find_support.py", title="Find support", icon=":material/search:", default=True),
     ],
     "For commissioners": [
-        st.Page("pages/provision_gaps.py", title="Provision gaps", icon=":material/map:"),
+        st.Page("views/provision_gaps.py", title="Provision gaps", icon=":material/map:", url_path="gaps"),
     ],
     "For directory stewards": [
-        st.Page("pages/manage_directory.py", title="Manage directory", icon=":material/edit_note:"),
+        st.Page("views/manage_directory.py", title="Manage directory", icon=":material/edit_note:",
+                url_path="manage"),
     ],
     "For analysts": [
-        st.Page("pages/coverage_tables.py", title="Coverage tables", icon=":material/table_chart:"),
+        st.Page("views/coverage_tables.py", title="Coverage tables", icon=":material/table_chart:",
+                url_path="coverage"),
     ],
     "About": [
-        st.Page("pages/about.py", title="About the data", icon=":material/info:"),
+        st.Page("views/about.py", title="About the data", icon=":material/info:", url_path="about"),
     ],
 }
 st.navigation(pages).run()

@@ -4,6 +4,7 @@ and on a throwaway directory database seeded from DfE GIAS."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -70,11 +71,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(seeded):
-    """`streamlit run dashboard.py` on a free local port, stopped at the end."""
+@contextlib.contextmanager
+def streamlit_server():
+    """`streamlit run dashboard.py` on a free local port (our own process: stopped at the end)."""
     port = free_port()
-    log = open(_session_dir / "streamlit.log", "w")
+    log_path = _session_dir / f"streamlit-{port}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -88,7 +90,7 @@ def app_url(seeded):
                 break
             except OSError:
                 if proc.poll() is not None:
-                    pytest.fail(f"streamlit exited: {(_session_dir / 'streamlit.log').read_text()[-2000:]}")
+                    pytest.fail(f"streamlit exited: {log_path.read_text()[-2000:]}")
                 time.sleep(0.2)
         yield url
     finally:
@@ -98,6 +100,13 @@ def app_url(seeded):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(seeded):
+    """The app, shared by the browser tests of a session."""
+    with streamlit_server() as url:
+        yield url
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -126,11 +135,17 @@ def page(browser):
 
 
 def wait_for_app(pg, text: str, timeout: float = 60_000):
-    """Wait until the Streamlit page shows `text` and has stopped running."""
+    """Wait until the Streamlit page shows `text` and its script has stopped running.
+
+    The app reports its script state on the root element; the state is read twice, 300 ms apart,
+    because a rerun that a key press or an upload has just asked for may not have started yet.
+    """
     pg.get_by_text(text).first.wait_for(timeout=timeout)
-    pg.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout
-    )
+    idle = """() => document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState === 'notRunning'
+                   && !document.querySelector('[data-testid="stStatusWidget"]')"""
+    for _ in range(2):
+        pg.wait_for_timeout(300)
+        pg.wait_for_function(idle, timeout=timeout)
 
 
 # ---------------------------------------------------------------- storage on SQLite and PostgreSQL

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 def test_analyst_previews_and_downloads_the_lsoa_table(app_url, page, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1750})  # the app scrolls inside itself: show the downloads
-    page.goto(f"{app_url}/coverage_tables")
+    page.goto(f"{app_url}/coverage")
     wait_for_app(page, "Coverage per local authority district (2024): England")
     page.get_by_text("296 rows").first.wait_for()
     assert page.get_by_text("Page not found").count() == 0

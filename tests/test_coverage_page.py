@@ -15,7 +15,7 @@ from directory import coverage as C
 from directory import exports as E
 from directory.areas import attach_areas
 
-PAGE = "../pages/coverage_tables.py"
+PAGE = "../views/coverage_tables.py"
 LABELS = ["CSV", "CSV metadata (JSON)", "Excel (all tables)", "GeoJSON", "GeoPackage (all tables)"]
 
 

@@ -5,7 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from directory.store import Directory, Place, ServiceRecord
 
-PAGE = "../pages/find_support.py"
+PAGE = "../views/find_support.py"
 
 
 def run(params=None, **inputs) -> AppTest:

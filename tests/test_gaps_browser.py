@@ -22,7 +22,7 @@ def map_frame(pg):
 def test_commissioner_sees_birmingham_gaps(app_url, page):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 2100})
-    page.goto(f"{app_url}/provision_gaps?area=E08000025")
+    page.goto(f"{app_url}/gaps?area=E08000025")
     wait_for_app(page, "Birmingham: deprived children far from support")
     assert page.get_by_text("Page not found").count() == 0
     frame = map_frame(page)
@@ -61,7 +61,7 @@ def test_commissioner_sees_birmingham_gaps(app_url, page):
 
 
 def test_england_is_drawn_by_district(app_url, page):
-    page.goto(f"{app_url}/provision_gaps")
+    page.goto(f"{app_url}/gaps")
     wait_for_app(page, "England: deprived children far from support")
     assert page.get_by_text("Page not found").count() == 0
     frame = map_frame(page)

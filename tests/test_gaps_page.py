@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from directory import access
 from directory.store import Directory, Place, ServiceRecord
 
-PAGE = "../pages/provision_gaps.py"
+PAGE = "../views/provision_gaps.py"
 BIRMINGHAM = "E08000025"
 HASTINGS = "E07000062"
 

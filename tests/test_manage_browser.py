@@ -19,7 +19,7 @@ def test_steward_uploads_a_feed_and_reads_the_report(app_url, page):
     wait_for_app(page, "Find support near you")
     page.get_by_role("link", name="Manage directory").click()
     wait_for_app(page, "Load the lists councils")
-    assert page.url.endswith("/manage_directory")
+    assert page.url.endswith("/manage")
     name = page.get_by_role("textbox", name="Your name (recorded with every change)")
     name.fill("Sam Steward")
     name.press("Enter")

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from tests.stewards_data import TF1_1AA, gias_cc_csv, gias_cc_row, oruk_page, oruk_service, template_rows
 
-MANAGE = "../pages/manage_directory.py"
-FIND = "../pages/find_support.py"
+MANAGE = "../views/manage_directory.py"
+FIND = "../views/find_support.py"
 FEEDING = "Ashby Breastfeeding Support Group"
 MASSAGE = "Baby Massage"
 

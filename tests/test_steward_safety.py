@@ -65,7 +65,7 @@ def test_popup_and_tooltip_escape_every_field(hostile_directory, areas):
 
 
 def test_family_list_shows_every_field_as_text(hostile_directory):
-    at = AppTest.from_file("../pages/find_support.py", default_timeout=120)
+    at = AppTest.from_file("../views/find_support.py", default_timeout=120)
     at.query_params["q"] = "TF1 1AA"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -80,7 +80,7 @@ def test_family_list_shows_every_field_as_text(hostile_directory):
 
 
 def test_manage_page_tables_and_preview_hold_text(hostile_directory):
-    at = AppTest.from_file("../pages/manage_directory.py", default_timeout=120).run()
+    at = AppTest.from_file("../views/manage_directory.py", default_timeout=120).run()
     at.text_input(key="md_who").input("Steward <b>").run()
     at.text_input(key="md_find").input("name:").run()
     assert not at.exception, [e.value for e in at.exception]
