@@ -232,7 +232,7 @@ def main(argv=None) -> int:
     if args.sizes:
         locs = gias_locations()
         print(f"GIAS: {len(locs):,} open English establishment locations with coordinates")
-        cases += [(f"synthetic at real GIAS locations", synthetic_services(locs, n)) for n in args.sizes]
+        cases += [("synthetic at real GIAS locations", synthetic_services(locs, n)) for n in args.sizes]
 
     import access as access_pkg
 

@@ -34,7 +34,7 @@ from directory import config  # noqa: E402
 from directory.areas import Areas  # noqa: E402
 from directory.build import build, ensure_built  # noqa: E402
 from directory.geocode import locate  # noqa: E402
-from directory.nearest import Filters, filter_services, near  # noqa: E402
+from directory.nearest import near  # noqa: E402
 from directory.store import Directory  # noqa: E402
 
 

@@ -423,7 +423,7 @@ def _column_docs(p: Params) -> dict[str, str]:
         "postcode": "postcode of the location", "lat": "latitude (WGS84)", "lon": "longitude (WGS84)",
         "x": "easting, British National Grid metres", "y": "northing, British National Grid metres",
         "lsoas_within_radius": f"LSOAs whose population-weighted centroid is within {r}",
-        "children_within_radius": f"children aged 0-15 (Census 2021) in those LSOAs",
+        "children_within_radius": "children aged 0-15 (Census 2021) in those LSOAs",
         "idaci_within_radius": "income-deprived children (IDACI numerator) in those LSOAs; suppressed values count "
                                "as 0",
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from .access import DEFAULT_RADIUS_KM
 from .choropleth import ENGLAND, MEASURES
-from .taxonomy import BY_CODE
+from .urlstate import param_radius, param_types
 
 RADII_KM = (0.5, 0.8, 1.0, 1.6, 2.0, 3.0, 5.0, 8.0, 10.0)
 DEMANDS = {"children": "children_0_15", "idaci": "idaci_numerator"}
@@ -49,17 +49,11 @@ def decode(params, areas: set[str] | frozenset[str] = frozenset()) -> GapState:
     if area != ENGLAND and area not in areas:
         area = ENGLAND
     measure = get("measure") or "gap"
-    types_raw = params.get_all("types") if hasattr(params, "get_all") else [get("types") or ""]
-    types = [t for raw in types_raw for t in str(raw).split(",") if t in BY_CODE]
-    try:
-        radius = float(get("radius") or DEFAULT_RADIUS_KM)
-    except ValueError:
-        radius = DEFAULT_RADIUS_KM
     return GapState(
         area=area,
         measure=measure if measure in MEASURES else "gap",
-        types=list(dict.fromkeys(types)),
-        radius_km=min(RADII_KM, key=lambda r: abs(r - radius)),
+        types=param_types(params),
+        radius_km=param_radius(params, RADII_KM, DEFAULT_RADIUS_KM),
         max_decile=_int(get("deciles"), 2, 1, 10),
         demand=DEMANDS.get(get("demand") or "", "children_0_15"),
         k=_int(get("k"), 3, 0, MAX_K),

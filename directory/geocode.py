@@ -276,7 +276,7 @@ def locate(text: str, index: PostcodeIndex, places: Places) -> Location:
     if len(exact) > 1:
         raise LocateError(f"There are {len(exact)} places called “{text}”: which one?", "ambiguous", exact)
     if found:
-        raise LocateError(f"Did you mean one of these places?", "ambiguous", found)
+        raise LocateError("Did you mean one of these places?", "ambiguous", found)
     if looks_like_postcode(text) or any(c.isdigit() for c in text):
         return locate_postcode(parse_postcode(text), index)
     raise LocateError(

@@ -8,7 +8,6 @@ so the list and the map popup always say the same thing.
 from __future__ import annotations
 
 import html
-import math
 import re
 from datetime import date
 from html.parser import HTMLParser

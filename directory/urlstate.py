@@ -30,21 +30,29 @@ def _flag(v) -> bool:
     return str(v).lower() in {"1", "true", "yes", "on"}
 
 
+def param_types(params) -> list[str]:
+    """Known taxonomy codes from `types` (repeated or comma-separated), in order, without repeats."""
+    raws = params.get_all("types") if hasattr(params, "get_all") else [params.get("types") or ""]
+    return list(dict.fromkeys(t for raw in raws for t in str(raw).split(",") if t in BY_CODE))
+
+
+def param_radius(params, radii: tuple[float, ...], default: float) -> float:
+    """`radius` snapped to the nearest of the offered `radii` (the default when unreadable)."""
+    try:
+        radius = float(params.get("radius") or default)
+    except ValueError:
+        radius = default
+    return min(radii, key=lambda r: abs(r - radius))
+
+
 def decode(params) -> SearchState:
     """From st.query_params (a mapping of str to str; `types` may repeat or be comma-separated)."""
     get = params.get
-    types_raw = params.get_all("types") if hasattr(params, "get_all") else [get("types") or ""]
-    types = [t for raw in types_raw for t in str(raw).split(",") if t in BY_CODE]
-    try:
-        radius = float(get("radius") or DEFAULT_RADIUS_KM)
-    except ValueError:
-        radius = DEFAULT_RADIUS_KM
-    radius = min(RADII_KM, key=lambda r: abs(r - radius))
     stage = get("stage")
     return SearchState(
         q=(get("q") or "").strip()[:100],
-        radius_km=radius,
-        types=list(dict.fromkeys(types)),
+        radius_km=param_radius(params, RADII_KM, DEFAULT_RADIUS_KM),
+        types=param_types(params),
         self_referral=_flag(get("self")),
         free_only=_flag(get("free")),
         stage=stage if stage in STAGE_BY_CODE else None,

@@ -1,6 +1,5 @@
 """The Find support page in Streamlit's AppTest: search, filters, URL state and the messages families see."""
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from directory.store import Directory, Place, ServiceRecord

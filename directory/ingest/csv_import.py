@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from .. import taxonomy
 from ..geocode import LocateError, PostcodeIndex, parse_postcode
 from ..store import Place, ServiceRecord
-from .report import UK_LAT, UK_LON, Problem, Report, decode, in_uk, too_big  # noqa: F401 (re-exported)
+from .report import UK_LAT, UK_LON, Problem, Report, decode, in_uk, too_big, upload_text  # noqa: F401 (re-exported)
 
 TEMPLATE_COLUMNS = [
     "source_id", "name", "organization", "types", "description", "address", "town", "postcode",
@@ -71,24 +71,22 @@ def _rows(content: str, report: Report) -> list[tuple[int, list[str]]] | None:
     return out
 
 
+def csv_rows(data: bytes, report: Report, limit_bytes: int | None = None) -> list[tuple[int, list[str]]] | None:
+    """(line number, values) of an uploaded CSV's records, header first; None with the problem
+    reported when the file is too big, not text, not CSV or empty."""
+    content = upload_text(data, report, limit_bytes)
+    rows = None if content is None else _rows(content, report)
+    if rows == []:
+        report.problems.append(Problem(0, "file", "The file is empty."))
+    return rows or None
+
+
 def read_services_csv(
     data: bytes, source: str, postcodes: PostcodeIndex | None, limit_bytes: int | None = None
 ) -> Report:
     report = Report()
-    big = too_big(data, limit_bytes)
-    if big:
-        report.problems.append(big)
-        return report
-    try:
-        content, _ = decode(data)
-    except ValueError as e:
-        report.problems.append(Problem(0, "file", str(e)))
-        return report
-    rows = _rows(content, report)
+    rows = csv_rows(data, report, limit_bytes)
     if rows is None:
-        return report
-    if not rows:
-        report.problems.append(Problem(0, "file", "The file is empty."))
         return report
     header = [h.strip().lower().replace(" ", "_") for h in rows[0][1]]
     missing = [c for c in ("name", "types") if c not in header]

@@ -149,24 +149,12 @@ def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = N
     """
     from ..geocode import LocateError, parse_postcode
     from ..sources import DataError, column_map
-    from .csv_import import _rows
-    from .report import Problem, Report, WARNING, check_duplicates_in_file, decode, in_uk, too_big
+    from .csv_import import csv_rows
+    from .report import Problem, Report, WARNING, check_duplicates_in_file, in_uk
 
     report = Report()
-    big = too_big(data, limit_bytes)
-    if big:
-        report.problems.append(big)
-        return report
-    try:
-        content, _ = decode(data)
-    except ValueError as e:
-        report.problems.append(Problem(0, "file", str(e)))
-        return report
-    rows = _rows(content, report)
+    rows = csv_rows(data, report, limit_bytes)
     if rows is None:
-        return report
-    if not rows:
-        report.problems.append(Problem(0, "file", "The file is empty."))
         return report
     header = rows[0][1]
     try:

@@ -35,7 +35,7 @@ from ..geocode import LocateError, PostcodeIndex, parse_postcode
 from ..store import Place, ServiceRecord, StoredService
 from ..text import html_to_text
 from .csv_import import EMAIL, STATUSES
-from .report import ERROR, WARNING, Problem, Report, check_duplicates_in_file, decode, in_uk, too_big
+from .report import ERROR, WARNING, Problem, Report, check_duplicates_in_file, in_uk, upload_text
 
 #: Stable ids for exported sub-records (schedules, contacts...), derived from the service id.
 EXPORT_NAMESPACE = uuid.UUID("6f1d3c9e-8a51-4a3b-9f7e-2d7c5b0e4a11")
@@ -120,14 +120,8 @@ def read_oruk(data: bytes, source: str, postcodes: PostcodeIndex | None,
               terms: taxonomy.TaxonomyMap | None = None, limit_bytes: int | None = None) -> Report:
     """Records and a report from an Open Referral UK JSON file. Never raises on bad input."""
     report = Report(unit="service")
-    big = too_big(data, limit_bytes)
-    if big:
-        report.problems.append(big)
-        return report
-    try:
-        content, _ = decode(data)
-    except ValueError as e:
-        report.problems.append(Problem(0, "file", str(e)))
+    content = upload_text(data, report, limit_bytes)
+    if content is None:
         return report
     try:
         doc = json.loads(content)

@@ -100,6 +100,19 @@ def decode(data: bytes) -> tuple[str, str]:
         ) from e
 
 
+def upload_text(data: bytes, report: "Report", limit_bytes: int | None = None) -> str | None:
+    """The text of an upload, or None with the reason added to `report` (too big, not text)."""
+    big = too_big(data, limit_bytes)
+    if big:
+        report.problems.append(big)
+        return None
+    try:
+        return decode(data)[0]
+    except ValueError as e:
+        report.problems.append(Problem(0, "file", str(e)))
+        return None
+
+
 def in_uk(lat: float, lon: float) -> bool:
     return UK_LAT[0] <= lat <= UK_LAT[1] and UK_LON[0] <= lon <= UK_LON[1]
 
