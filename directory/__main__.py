@@ -320,7 +320,7 @@ def parser() -> argparse.ArgumentParser:
     cov.add_argument("--gap-deciles", type=int, nargs="+", default=[1, 2], metavar="D",
                      help="IMD deciles counted as deprived for the gap flag (default: 1 2)")
     cov.add_argument("--demand", default="children_0_15", metavar="COLUMN",
-                     help="demand for 2SFCA/E2SFCA and gap children: children_0_15 (default) or idaci_numerator")
+                     help="demand for 2SFCA/E2SFCA and gap children: children_0_15 (default), idaci_numerator or under5")
     cov.add_argument("--authority", action="append", metavar="CODE",
                      help="keep one local authority district (2024 code, e.g. E06000020, or exact name); repeatable")
     cov.add_argument("--region", action="append", metavar="CODE",

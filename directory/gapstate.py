@@ -15,7 +15,7 @@ from .choropleth import ENGLAND, MEASURES
 from .urlstate import param_radius, param_types
 
 RADII_KM = (0.5, 0.8, 1.0, 1.6, 2.0, 3.0, 5.0, 8.0, 10.0)
-DEMANDS = {"children": "children_0_15", "idaci": "idaci_numerator"}
+DEMANDS = {"children": "children_0_15", "idaci": "idaci_numerator", "under5": "under5"}
 DEMAND_KEYS = {v: k for k, v in DEMANDS.items()}
 MAX_K = 10
 

@@ -303,3 +303,16 @@ def test_agrees_with_pysal_access_on_a_real_region(areas, seeded):
     assert (ours.sfca_per_1000 > 0).sum() > 50
     assert ours.sfca_per_1000.to_numpy() == pytest.approx(ref2.to_numpy() * 1000, rel=1e-9, abs=0)
     assert ours.e2sfca_per_1000.to_numpy() == pytest.approx(refe.to_numpy() * 1000, rel=1e-9, abs=0)
+
+
+def test_under5_as_demand_on_real_data(areas, seeded):
+    # the mission's families: under-5s (ONS mid-2020, bridged) as the demand of the gap count and of 2SFCA
+    services = seeded.service_frame()
+    kids = A.lsoa_measures(areas.lsoa, services)
+    u5 = A.lsoa_measures(areas.lsoa, services, demand="under5")
+    gaps = u5[u5.gap]
+    assert len(gaps) > 0 and np.allclose(gaps.gap_children, gaps.under5)
+    assert (u5.gap == kids.gap).all()  # where the gaps are does not depend on who is counted
+    # 2SFCA supply per under-5 is larger than per child 0-15 wherever a service is in reach
+    reach = u5.n_within > 0
+    assert (u5.sfca_per_1000[reach] > kids.sfca_per_1000[reach]).all()

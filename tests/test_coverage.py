@@ -179,7 +179,7 @@ def test_radius_deciles_and_demand_are_parameters(areas, services):
     ({"region": ["North Eats"]}, "Did you mean E12000001 (North East)"),
     ({"authority": [TELFORD], "region": ["London"]}, "E06000020 (Telford and Wrekin) is not in the region"),
     ({"deciles": [0, 11]}, "deprived deciles must be whole numbers 1 to 10"),
-    ({"demand": "under5"}, "demand must be one of children_0_15, idaci_numerator"),
+    ({"demand": "adults"}, "demand must be one of children_0_15, idaci_numerator, under5"),
 ])
 def test_bad_parameters_are_refused_with_a_clear_message(areas, kw, message):
     with pytest.raises(C.CoverageError) as e:

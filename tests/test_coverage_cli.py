@@ -81,7 +81,7 @@ def test_types_with_no_service_say_so(seeded, capsys, tmp_path):
     (["--level", "district", "--radius-km", "0"], "the radius must be more than 0 km"),
     (["--level", "district", "--types", "stay_and_ply"], "error: unknown service type 'stay_and_ply'. Known types:"),
     (["--level", "district", "--gap-deciles", "0"], "deprived deciles must be whole numbers 1 to 10"),
-    (["--level", "district", "--demand", "adults"], "demand must be one of children_0_15, idaci_numerator"),
+    (["--level", "district", "--demand", "adults"], "demand must be one of children_0_15, idaci_numerator, under5"),
     (["--level", "district", "--authority", "E06000020", "--region", "London"],
      "E06000020 (Telford and Wrekin) is not in the region"),
     (["--level", "lsoa", "district"], "a csv file holds one table, and 2 levels were asked for"),

@@ -206,3 +206,20 @@ def test_gap_list_downloads_as_csv(seeded, measures, monkeypatch):
     assert (got.imd_decile == 1).all() and (got.nearest_km > 1.6).all()
     assert {"lsoa21_name", "ward24_name", "imd_score", "income_decile", "children_and_young_people_score",
             "children_0_15", "idaci_numerator", "affected_children"} <= set(got.columns)
+
+
+def test_counting_children_under_5(measures):
+    # new parents' children: the gap list counts under-5s when the link says so
+    at = run({"area": BIRMINGHAM, "demand": "under5"})
+    assert at.radio(key="pg_demand").value == "under5"
+    assert any("children under 5" in label for label in metrics(at))
+    rows = measures[measures.ltla24_code == BIRMINGHAM]
+    expected = access.gap_list(rows, demand="under5")
+    got = gap_table(at)
+    assert len(got) == min(len(expected), 100)
+    assert got["Neighbourhood"].tolist()[:20] == expected["lsoa21_name"].tolist()[:20]
+    assert got["Affected children under 5"].round(6).tolist()[:20] == expected["affected_children"].round(6).tolist()[:20]
+    # a different order from counting all children 0-15: the choice matters
+    by_all = access.gap_list(rows, demand="children_0_15")
+    assert expected["lsoa21_name"].tolist()[:20] != by_all["lsoa21_name"].tolist()[:20]
+    assert params(at)["demand"] == "under5"

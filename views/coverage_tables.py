@@ -17,7 +17,8 @@ LEVEL_LABELS = {
     "england": "England",
     "service": "Service locations",
 }
-DEMAND_LABELS = {"children_0_15": "All children aged 0-15", "idaci_numerator": "Income-deprived children (IDACI)"}
+DEMAND_LABELS = {"children_0_15": "All children aged 0-15", "idaci_numerator": "Income-deprived children (IDACI)",
+                 "under5": "Children under 5"}
 
 st.title("Coverage tables")
 st.write(

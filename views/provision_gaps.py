@@ -26,7 +26,8 @@ districts = areas.districts.sort_values("ltla24_name")
 AREA_CODES = [ENGLAND] + districts.ltla24_code.tolist()
 AREA_NAMES = {ENGLAND: "England (all local authorities)", **dict(zip(districts.ltla24_code, districts.ltla24_name))}
 DEMAND_LABELS = {"children_0_15": "All children aged 0-15",
-                 "idaci_numerator": "Income-deprived children (IDACI)"}
+                 "idaci_numerator": "Income-deprived children (IDACI)",
+                 "under5": "Children under 5"}
 
 # The URL is the view: fill the widgets from it when they have no value yet.
 start = gapstate.decode(st.query_params, set(AREA_CODES))
@@ -61,7 +62,8 @@ st.query_params.from_dict(gapstate.encode(state))
 measure = MEASURES[state.measure]
 r = state.radius_km
 deciles = state.deciles
-demand_words = "income-deprived children" if state.demand == "idaci_numerator" else "children"
+demand_words = {"idaci_numerator": "income-deprived children", "under5": "children under 5"}.get(
+    state.demand, "children")
 decile_words = "decile 1" if state.max_decile == 1 else f"deciles 1-{state.max_decile}"
 
 
