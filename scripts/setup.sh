@@ -36,5 +36,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Leaflet and jQuery from Debian's packages into static/vendor/, served by the app (maps work offline).
+.venv/bin/python -c "from directory.maps import install_local_assets; install_local_assets()"
+
 # Derived data: rebuilt only when a raw file changed.
 .venv/bin/python -m directory data build
