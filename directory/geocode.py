@@ -138,6 +138,20 @@ def parse_postcode(text: str) -> Postcode:
     return Postcode(outward=outward, inward=inward)
 
 
+def parse_full_postcode(text: str) -> Postcode:
+    """A full postcode (outward and inward parts), as a service's address needs; else LocateError."""
+    pc = parse_postcode(text)
+    if not pc.inward:
+        raise LocateError(f"“{text}” is not a full postcode.", "malformed")
+    return pc
+
+
+def postcode_latlon(index: "PostcodeIndex | None", pc: Postcode) -> tuple[float, float] | None:
+    """(latitude, longitude) of a full postcode in the loaded directory, or None."""
+    hit = index.postcode(pc) if index else None
+    return (hit[4], hit[3]) if hit else None
+
+
 class PostcodeIndex:
     """Read-only lookups in the built postcodes.sqlite (opened per call: safe across threads)."""
 

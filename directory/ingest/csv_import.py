@@ -28,7 +28,7 @@ import re
 from datetime import date, timedelta
 
 from .. import taxonomy
-from ..geocode import LocateError, PostcodeIndex, parse_postcode
+from ..geocode import LocateError, PostcodeIndex, parse_full_postcode, postcode_latlon
 from ..store import Place, ServiceRecord
 from .report import UK_LAT, UK_LON, Problem, Report, decode, in_uk, too_big, upload_text  # noqa: F401 (re-exported)
 
@@ -187,17 +187,15 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
                 bad("latitude", f"({lat}, {lon}) is outside the UK: check the numbers are not swapped.")
     if postcode:
         try:
-            pc = parse_postcode(postcode)
-            if not pc.inward:
-                raise LocateError(f"“{postcode}” is not a full postcode.", "malformed")
+            pc = parse_full_postcode(postcode)
             pc_display = pc.display
             if lat is None and not any(p.field == "latitude" for p in problems):
-                hit = postcodes.postcode(pc) if postcodes else None
-                if hit is None:
+                point = postcode_latlon(postcodes, pc)
+                if point is None:
                     bad("postcode", f"Postcode {pc.display} is not in the loaded postcode directory; "
                                     "give latitude and longitude, or load the full NSPL.")
                 else:
-                    lat, lon = hit[4], hit[3]
+                    lat, lon = point
         except LocateError as e:
             bad("postcode", str(e))
     elif lat is None and not any(p.field == "latitude" for p in problems):

@@ -147,7 +147,7 @@ def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = N
     Coordinates come from Easting/Northing (British National Grid, converted to
     WGS84), or from the postcode when a row has none.
     """
-    from ..geocode import LocateError, parse_postcode
+    from ..geocode import LocateError, parse_full_postcode, postcode_latlon
     from ..sources import DataError, column_map
     from .csv_import import csv_rows
     from .report import Problem, Report, WARNING, check_duplicates_in_file, in_uk
@@ -215,17 +215,15 @@ def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = N
         postcode = pc_text or None
         if pc_text:
             try:
-                pc = parse_postcode(pc_text)
-                if not pc.inward:
-                    raise LocateError(f"“{pc_text}” is not a full postcode.", "malformed")
+                pc = parse_full_postcode(pc_text)
                 postcode = pc.display
                 if lat is None and not problems:
-                    hit = postcodes.postcode(pc) if postcodes else None
-                    if hit is None:
+                    point = postcode_latlon(postcodes, pc)
+                    if point is None:
                         bad("Postcode", f"Postcode {pc.display} is not in the loaded postcode directory and the "
                                         "row has no Easting/Northing.")
                     else:
-                        lat, lon = hit[4], hit[3]
+                        lat, lon = point
             except LocateError as err:
                 if lat is None:
                     bad("Postcode", str(err))

@@ -31,7 +31,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 from .. import taxonomy
-from ..geocode import LocateError, PostcodeIndex, parse_postcode
+from ..geocode import LocateError, PostcodeIndex, parse_full_postcode, postcode_latlon
 from ..store import Place, ServiceRecord, StoredService
 from ..text import html_to_text
 from .csv_import import EMAIL, STATUSES
@@ -242,17 +242,15 @@ def _place(loc: dict, j: int, postcodes: PostcodeIndex | None, bad) -> Place | N
     postcode = pc_text
     if pc_text:
         try:
-            pc = parse_postcode(pc_text)
-            if not pc.inward:
-                raise LocateError(f"“{pc_text}” is not a full postcode.", "malformed")
+            pc = parse_full_postcode(pc_text)
             postcode = pc.display
             if lat is None:
-                hit = postcodes.postcode(pc) if postcodes else None
-                if hit is None:
+                point = postcode_latlon(postcodes, pc)
+                if point is None:
                     bad("postcode", f"{where}: postcode {pc.display} is not in the loaded postcode directory and "
                                     "the location has no latitude/longitude.")
                     return None
-                lat, lon = hit[4], hit[3]
+                lat, lon = point
         except LocateError as e:
             if lat is None:
                 bad("postcode", f"{where}: {e}")
