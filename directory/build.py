@@ -42,6 +42,7 @@ from .sources import (
     column_map,
     file_digest,
     find_files,
+    list_files,
     read_csv,
     read_source,
     require_files,
@@ -92,7 +93,8 @@ def iod_column(normalised: str) -> str | None:
 
 
 def _inputs(cat: Catalogue, raw: Path) -> list[Path]:
-    return sorted({p for s in cat.sources.values() for p in find_files(s, raw)})
+    every = list_files(raw)  # one walk of the folder for all sources: this runs on every page load
+    return sorted({p for s in cat.sources.values() for p in find_files(s, raw, every)})
 
 
 def needs_build(raw: Path | None = None, out: Path | None = None) -> bool:

@@ -95,16 +95,20 @@ def norm(name: str) -> str:
 # ---------------------------------------------------------------- finding files
 
 
-def find_files(source: Source, raw: Path) -> list[Path]:
+def list_files(raw: Path) -> list[Path]:
+    """Every file in `raw` and its sub-folders, sorted ([] when the folder is missing)."""
+    raw = Path(raw)
+    return sorted(p for p in raw.rglob("*") if p.is_file()) if raw.is_dir() else []
+
+
+def find_files(source: Source, raw: Path, every: list[Path] | None = None) -> list[Path]:
     """Files of `source` in `raw` (and its sub-folders), by the first pattern that matches.
 
     Sources marked `multiple` return every match of every pattern (e.g. a
-    partial and a national postcode file side by side).
+    partial and a national postcode file side by side). `every`: the folder's
+    listing when the caller already has it (`list_files`).
     """
-    raw = Path(raw)
-    if not raw.is_dir():
-        return []
-    every = sorted(p for p in raw.rglob("*") if p.is_file())
+    every = list_files(raw) if every is None else every
     found: list[Path] = []
     for pattern in source.files:
         hits = [p for p in every if fnmatch.fnmatch(p.name.lower(), pattern.lower())]
