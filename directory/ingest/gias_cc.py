@@ -306,7 +306,7 @@ def _parsed(postcode: str | None):
 
 
 def place_of(postcode: str | None, easting: float, northing: float, postcodes,
-             known: dict[str, tuple] | None = None) -> Placed:
+             known: dict[str, tuple] | None = None, parsed: dict | None = None) -> Placed:
     """Where a centre goes on the map: its Easting/Northing when a file has them (the building),
     else its postcode's centre in the loaded postcode sources, else the middle of its postcode
     sector (about a kilometre), else Unplaceable. `known`: `postcodes.postcodes(...)` already
@@ -316,7 +316,7 @@ def place_of(postcode: str | None, easting: float, northing: float, postcodes,
     from ..geocode import postcode_latlon
     from .gias import TO_WGS84
 
-    pc = _parsed(postcode)
+    pc = parsed[postcode] if parsed is not None and postcode in parsed else _parsed(postcode)
     shown = pc.display if pc else postcode
     if not (math.isnan(easting) or math.isnan(northing)) and 0 < easting <= 700_000 and 0 < northing <= 1_300_000:
         lon, lat = TO_WGS84.transform(easting, northing)
@@ -391,15 +391,16 @@ def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = N
                             "which centre they belong to (stored links are kept).")
     skipped_status: dict[str, int] = {}
     by_precision: dict[str, int] = {}
-    parsed = [pc for pc in map(_parsed, df.postcode.dropna()) if pc is not None]
-    known = postcodes.postcodes(parsed) if postcodes is not None else {}
-    for n, row in zip(range(2, len(df) + 2), df.itertuples(index=False)):
+    parsed = {p: _parsed(p) for p in set(df.postcode.dropna())}
+    known = postcodes.postcodes([pc for pc in parsed.values() if pc]) if postcodes is not None else {}
+    plain = df.astype(object).where(df.notna(), None)  # plain Python values: much faster to walk than Arrow's
+    for n, row in zip(range(2, len(df) + 2), plain.itertuples(index=False)):
         def bad(fieldname, message, severity=ERROR, n=n):
             report.problems.append(Problem(n, fieldname, message, severity))
 
         urn = row.urn if isinstance(row.urn, str) else ""
         name = row.name if isinstance(row.name, str) else ""
-        if row.kind is pd.NA or row.kind is None:
+        if row.kind is None:
             bad("TypeOfEstablishment (name)", f"Unknown type “{row.type_name if isinstance(row.type_name, str) else ''}"
                                               "”: this import takes children's centres and linked sites only.")
             continue
@@ -418,7 +419,8 @@ def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = N
             continue
         postcode = row.postcode if isinstance(row.postcode, str) else None
         try:
-            at = place_of(postcode, row.easting, row.northing, postcodes, known)
+            at = place_of(postcode, float("nan") if row.easting is None else row.easting,
+                          float("nan") if row.northing is None else row.northing, postcodes, known, parsed)
         except Unplaceable as e:
             report.unplaceable.append((n, urn, name, str(e)))
             continue
