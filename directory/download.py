@@ -347,14 +347,21 @@ def get_featureserver(spec: Spec, raw: Path, fx: Fetcher, cat: Catalogue, **_) -
             url = _query(spec.url, resultOffset=offset, **params)
             body = fx.read(spec, url)
             _atomic_write(page_file, body)
+        where = f"{spec.url}/query, resultOffset={offset}"
         try:
             page = json.loads(body)
-            got = page["features"]
-        except (ValueError, KeyError, TypeError) as e:
+        except ValueError as e:
             page_file.unlink(missing_ok=True)
-            if isinstance(page, dict) and "error" in page:
-                raise fx.fail(spec, f"the service reported an error: {page['error']}", spec.url) from e
-            raise fx.fail(spec, "a page of the query has no features list: has the service changed?", spec.url) from e
+            raise fx.fail(spec, f"a page is not JSON (starts {body[:60]!r})", where) from e
+        if isinstance(page, dict) and isinstance(page.get("error"), dict):
+            page_file.unlink(missing_ok=True)
+            err = page["error"]
+            raise fx.fail(spec, f"the service reported an error: {err.get('code')} {err.get('message')}; run the "
+                          "download again to resume at this page", where)
+        got = page.get("features") if isinstance(page, dict) else None
+        if not isinstance(got, list):
+            page_file.unlink(missing_ok=True)
+            raise fx.fail(spec, "a page of the query has no features list: has the service changed?", where)
         if page_no == 0 and got and source is not None and source.columns:
             first = got[0].get("properties" if geo else "attributes") or {}
             check_columns(spec, source, list(first))
@@ -506,6 +513,7 @@ def download(
         wanted = [k for k, s in specs.items() if fetched_by_default(s, cat)]
         wanted.sort(key=lambda k: specs[k].unless is not None)  # a fallback after what it stands in for
     result: dict[str, Path | None] = {}
+    failed: list[str] = []
     for key in wanted:
         spec = specs[key]
         found = present(key, raw, cat, specs)
@@ -522,7 +530,18 @@ def download(
             result[key] = None
             continue
         log(f"{key}: {spec.method} {spec.url}")
-        result[key] = PROTOCOLS[spec.method](spec, raw, fx, cat, today=today)
+        try:
+            result[key] = PROTOCOLS[spec.method](spec, raw, fx, cat, today=today)
+        except DataError as e:
+            result[key] = None
+            source = cat.sources.get(key)
+            if keys or (source is not None and source.required):
+                failed.append(str(e))
+            log(f"{key}: FAILED: {e}" + ("" if keys or source is None or source.required
+                                        else " (optional: the build goes on without it)"))
+    if failed:
+        raise DataError("download failed:\n  " + "\n  ".join(failed)
+                        + "\nRun the same command again to resume; files already saved are kept.")
     return result
 
 
