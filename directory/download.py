@@ -336,6 +336,7 @@ def get_featureserver(spec: Spec, raw: Path, fx: Fetcher, cat: Catalogue, **_) -
     pages_dir = raw / PARTIAL_DIR / spec.key
     pages_dir.mkdir(parents=True, exist_ok=True)
     features: list[dict] = []
+    page_files: list[Path] = []
     offset, page_no, resumed = 0, 0, 0
     source = cat.sources.get(spec.key)
     while True:
@@ -363,9 +364,12 @@ def get_featureserver(spec: Spec, raw: Path, fx: Fetcher, cat: Catalogue, **_) -
             page_file.unlink(missing_ok=True)
             raise fx.fail(spec, "a page of the query has no features list: has the service changed?", where)
         if page_no == 0 and got and source is not None and source.columns:
-            first = got[0].get("properties" if geo else "attributes") or {}
-            check_columns(spec, source, list(first))
-        features.extend(got)
+            first = list(got[0].get("properties" if geo else "attributes") or {})
+            check_columns(spec, source, first + (["x", "y"] if spec.format == "csv-points" else []))
+        if geo:
+            page_files.append(page_file)
+        else:
+            features.extend(got)
         offset += len(got)
         page_no += 1
         if fx.progress:
@@ -379,7 +383,7 @@ def get_featureserver(spec: Spec, raw: Path, fx: Fetcher, cat: Catalogue, **_) -
     target = raw / spec.target
     part = target.with_name(target.name + ".part")
     if geo:
-        _write_gpkg(features, part, pages_dir, Path(spec.target).stem)
+        _write_gpkg(page_files, part, Path(spec.target).stem)
     else:
         _write_csv(features, fields, part, points=spec.format == "csv-points")
     part.replace(target)
@@ -422,16 +426,19 @@ def _write_csv(features: list[dict], fields: list[str], part: Path, points: bool
             w.writerow(row)
 
 
-def _write_gpkg(features: list[dict], part: Path, work: Path, layer: str) -> None:
-    import geopandas as gpd
+def _write_gpkg(pages: list[Path], part: Path, layer: str) -> None:
+    """The GeoJSON pages (WGS84) as one GeoPackage layer."""
+    import warnings
 
-    fc = work / "features.geojson"
-    fc.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
-    gdf = gpd.read_file(fc)
-    gdf = gdf.set_crs(4326, allow_override=True)
+    import geopandas as gpd
+    import pandas as pd
+
+    frames = [gpd.read_file(p) for p in pages]
+    gdf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=4326)
     part.unlink(missing_ok=True)
-    gdf.to_file(part, driver="GPKG", layer=layer)
-    fc.unlink()
+    with warnings.catch_warnings():  # GDAL would like a .gpkg name; the .part is renamed when complete
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gdf.to_file(part, driver="GPKG", layer=layer)
 
 
 def get_ons_census(spec: Spec, raw: Path, fx: Fetcher, cat: Catalogue, **_) -> Path:

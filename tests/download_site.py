@@ -22,10 +22,14 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 
+class RawJSON(str):
+    """JSON text sent as it is."""
+
+
 @dataclass
 class Layer:
     rows: list[dict]
-    geometries: list | None = None  # f=json: {"x":..,"y":..}; f=geojson: GeoJSON geometry dicts
+    geometries: list | None = None  # f=json: {"x":..,"y":..}; f=geojson: GeoJSON geometry text
     max_records: int = 1000
     fail_page_once: int | None = None  # this page's first request answers HTTP 500
     fields: list[str] = field(default_factory=list)
@@ -97,7 +101,9 @@ class Site:
         if kind == "custom":
             return route[1](self, h, q)
         if kind == "json":
-            return self.send(h, 200, json.dumps(route[1](q)).encode(), "application/json")
+            out = route[1](q)
+            body = out if isinstance(out, RawJSON) else json.dumps(out)
+            return self.send(h, 200, body.encode(), "application/json")
         if kind == "status":
             return self.send(h, route[1], b"Internal Server Error", "text/plain")
         if kind == "slow":
@@ -109,7 +115,9 @@ class Site:
                 {"name": n, "type": "esriFieldTypeString"} for n in layer.fields or list(layer.rows[0])]
             return self.send(h, 200, json.dumps({"maxRecordCount": layer.max_records, "objectIdField": "FID",
                                                  "fields": fields}).encode(), "application/json")
-        return self.send(h, 200, json.dumps(self.query(layer, q)).encode(), "application/json")
+        out = self.query(layer, q)
+        body = out if isinstance(out, RawJSON) else json.dumps(out)
+        return self.send(h, 200, body.encode(), "application/json")
 
     def query(self, layer: Layer, q: dict):
         if q.get("returnCountOnly") == "true":
@@ -122,13 +130,11 @@ class Site:
             return {"error": {"code": 500, "message": "Error performing query operation"}}
         idx = range(offset, min(offset + n, len(layer.rows)))
         more = offset + n < len(layer.rows)
-        if q.get("f") == "geojson":
-            feats = [{"type": "Feature", "id": i + 1, "geometry": layer.geometries[i],
-                      "properties": {"FID": i + 1, **layer.rows[i]}} for i in idx]
-            out = {"type": "FeatureCollection", "features": feats}
-            if more:
-                out["properties"] = {"exceededTransferLimit": True}
-            return out
+        if q.get("f") == "geojson":  # geometries are GeoJSON text already (spliced, not re-encoded)
+            feats = ",".join(f'{{"type":"Feature","id":{i + 1},"geometry":{layer.geometries[i]},'
+                             f'"properties":{json.dumps({"FID": i + 1, **layer.rows[i]})}}}' for i in idx)
+            more_json = ',"properties":{"exceededTransferLimit":true}' if more else ""
+            return RawJSON(f'{{"type":"FeatureCollection","features":[{feats}]{more_json}}}')
         feats = []
         for i in idx:
             f = {"attributes": {"FID": i + 1, **layer.rows[i]}}

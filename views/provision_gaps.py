@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import access, choropleth, gapstate, taxonomy, text
+from directory import access, choropleth, gapstate, taxonomy, text, under5
 from directory.choropleth import ENGLAND, MEASURES
 
 GAP_ROWS_SHOWN = 100
@@ -115,6 +115,7 @@ st.caption(
        "reach, which may not mean no support at all)" if len(services) and
        set(t for ts in services.types for t in ts) <= {"early_education"} else "")
     + "."
+    + (f" Under-5s: {under5.label(under5.source_of(areas.lsoa))}." if state.demand == "under5" else "")
 )
 if len(pool) == 0:
     st.warning("No service in the directory offers these types yet, so every neighbourhood is far from support. "
