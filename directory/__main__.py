@@ -28,10 +28,13 @@ def cmd_data(args) -> int:
     if args.action == "download":
         return cmd_download(args, raw)
     if args.action == "status":
+        from .sources import is_missing
+
         cat = catalogue()
         for key, s in cat.sources.items():
             files = find_files(s, raw)
-            state = ", ".join(p.name for p in files) if files else ("MISSING" if s.required else "absent (optional)")
+            state = (", ".join(p.name for p in files) if files else "MISSING" if is_missing(s, raw, cat)
+                     else f"not needed ({s.required_unless} is present)" if s.required else "absent (optional)")
             print(f"{key:20} {state}")
         print(f"\nraw folder:   {raw}\nbuild folder: {config.build_dir(args.out)}")
         print("build is", "out of date" if needs_build(raw, args.out) else "up to date")
@@ -63,6 +66,13 @@ def cmd_download(args, raw: Path) -> int:
             print(line)
         return EXIT_OK
     cat = catalogue()
+    from .download import load_specs
+
+    unknown = [k for k in args.only or () if k not in load_specs(cat=cat)]
+    if unknown:
+        print(f"error: no source called {', '.join(unknown)} (see: python -m directory data download --list)",
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.if_missing:
         missing = [s.key for s in cat.sources.values() if is_missing(s, raw, cat)]
         if not missing:

@@ -471,3 +471,10 @@ def test_if_missing_does_nothing_when_the_raw_folder_is_complete(capsys):
 
     assert main(["data", "download", "--if-missing", "--raw", str(RAW)]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_unknown_source_name_is_a_usage_error(capsys):
+    from directory.__main__ import main
+
+    assert main(["data", "download", "--only", "nosuch"]) == 2
+    assert "no source called nosuch" in capsys.readouterr().err
