@@ -150,6 +150,8 @@ class Fetcher:
         try:
             resp = self.open(spec, url, {"Range": f"bytes={have}-"} if have else None)
         except urllib.error.HTTPError as e:  # 416: nothing after `have`, i.e. the .part is complete
+            if not have:
+                raise self.fail(spec, f"the server answered HTTP {e.code} {e.reason}", url) from e
             if size is not None and have != size:
                 part.unlink(missing_ok=True)
                 return self.to_file(spec, url, target, size, md5, check)
@@ -160,6 +162,10 @@ class Fetcher:
                     raise self.fail(spec, "the server sent a web page where a file was expected", url, NotPublished)
                 if have and resp.status != 206:
                     have = 0  # the server ignored the Range request: start again
+                elif have and not resp.headers.get("Content-Range", f"bytes {have}-").startswith(f"bytes {have}-"):
+                    part.unlink()
+                    raise self.fail(spec, f"the server resumed at the wrong place ({resp.headers['Content-Range']}); "
+                                    "run the download again to start afresh", url)
                 elif have:
                     self.log(f"{spec.key}: resuming {target.name} after {have:,} bytes")
                 length = resp.headers.get("Content-Length")
