@@ -140,3 +140,22 @@ def test_coverage_metadata_says_which_under5s(areas, seeded):
     assert "under5" in keys and "census_under5" not in keys
     docs = {c["name"]: c["description"] for c in meta["tables"]["lsoa"]["columns"]}
     assert docs["under5"] == "children under 5: " + under5.label("mid2020_bridged")
+
+
+def _captions(at) -> str:
+    return " ".join(c.value for c in at.caption) + " " + " ".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("page, setup", [
+    ("../views/provision_gaps.py", lambda at: at.query_params.update({"area": "E06000020", "demand": "under5"})),
+    ("../views/coverage_tables.py", lambda at: at.session_state.__setitem__("ct_demand", "under5")),
+    ("../views/about.py", lambda at: None),
+])
+def test_pages_say_which_under5s(seeded, page, setup):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(page, default_timeout=120)
+    setup(at)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert under5.label("mid2020_bridged") in _captions(at)
