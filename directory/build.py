@@ -50,7 +50,7 @@ from .sources import (
     read_source,
     require_files,
 )
-from .under5 import under5_counts
+from .under5 import read_sape_workbook, under5_counts
 
 #: Bump when the build's outputs change shape, so old builds are redone.
 BUILD_VERSION = 4
@@ -281,7 +281,8 @@ def bridge_under5(raw: Path, cat: Catalogue, children: pd.DataFrame) -> pd.DataF
     """Mid-2020 under-5s carried from 2011 to 2021 LSOAs (rule in the module docstring)."""
     src = cat["under5"]
     path = require_files(src, raw)[0]
-    u5 = check_england_rows(read_csv(src, path, dtype={"aged_0_4": float}), "lsoa11_code", src, path)
+    table = read_sape_workbook(path) if path.name.lower().endswith(".xlsx") else read_csv(src, path)
+    u5 = check_england_rows(table.astype({"aged_0_4": float}), "lsoa11_code", src, path)
     lk_src = cat["lsoa11_lsoa21"]
     lk = read_csv(lk_src, require_files(lk_src, raw)[0])
     lk = lk[lk.lsoa11_code.str.startswith("E")][["lsoa11_code", "lsoa21_code"]].drop_duplicates()

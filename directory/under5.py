@@ -69,6 +69,33 @@ def read_ts007a(path: Path, cat: Catalogue) -> pd.DataFrame:
     return pd.DataFrame({"lsoa21_code": df.lsoa21_code.to_numpy(), "under5": counts.astype("int64").to_numpy()})
 
 
+SAPE_SHEET = "Mid-2020 Persons"
+SAPE_HEADER_ROW = 4  # four title rows above the header (0-based row 4 = the sheet's row 5)
+
+
+def read_sape_workbook(path: Path) -> pd.DataFrame:
+    """ONS SAPE23DT2 as published (sape23dt2mid2020lsoasyoaestimatesunformatted.xlsx): the "Mid-2020
+    Persons" sheet, header on row 5 ("LSOA Code", "LSOA Name", LA codes and names, "All Ages", then one
+    column per single year of age 0..89 and "90+"). Returns lsoa11_code and aged_0_4 (ages 0 to 4 summed)."""
+    try:
+        sheet = pd.read_excel(path, sheet_name=SAPE_SHEET, header=SAPE_HEADER_ROW, dtype=str)
+    except ValueError as e:
+        raise DataError(f"{path}: no sheet '{SAPE_SHEET}' with a header on row {SAPE_HEADER_ROW + 1} ({e}); "
+                        "is this ONS's SAPE23DT2 workbook?") from e
+    by_name = {str(c).strip().lower(): c for c in sheet.columns}
+    ages = [by_name.get(str(a)) for a in range(5)]
+    code = by_name.get("lsoa code")
+    if code is None or any(a is None for a in ages):
+        raise DataError(f"{path}: sheet '{SAPE_SHEET}' lacks 'LSOA Code' or the ages 0-4 (header: "
+                        f"{', '.join(map(str, list(sheet.columns)[:12]))}...)")
+    sheet = sheet[sheet[code].notna()]
+    counts = sheet[ages].apply(pd.to_numeric, errors="coerce")
+    if counts.isna().any().any():
+        raise DataError(f"{path}: ages 0-4 are not all numbers in sheet '{SAPE_SHEET}'")
+    return pd.DataFrame({"lsoa11_code": sheet[code].str.strip().to_numpy(),
+                         "aged_0_4": counts.sum(axis=1).to_numpy()})
+
+
 def census_file(raw: Path, cat: Catalogue, every: list[Path] | None = None) -> Path | None:
     source = cat.sources.get("census_under5")
     paths = find_files(source, raw, every) if source else []

@@ -159,3 +159,34 @@ def test_pages_say_which_under5s(seeded, page, setup):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert under5.label("mid2020_bridged") in _captions(at)
+
+
+def test_mid2020_workbook_reader_on_the_published_layout(tmp_path):
+    """SAPE23DT2 as ONS publishes it: sheet "Mid-2020 Persons", four title rows, header on row 5, then
+    LSOA code and name, LA codes and names, "All Ages" and one column per age 0..89 and "90+". The rows are
+    the first 1,500 of the shared re-encoding (real values for ages 0-4; the other ages are left empty)."""
+    from openpyxl import Workbook
+
+    shared = pd.read_csv(RAW / "ons_mid2020_lsoa11_population_under5_england.csv").head(1500)
+    wb = Workbook()
+    wb.active.title = "Contents"
+    ws = wb.create_sheet("Mid-2020 Persons")
+    for line in ["Mid-2020 Population Estimates for Lower Layer Super Output Areas in England and Wales by "
+                 "Single Year of Age and Sex", "National Statistics", "", "All persons"]:
+        ws.append([line])
+    ws.append(["LSOA Code", "LSOA Name", "LA Code (2018 boundaries)", "LA name (2018 boundaries)",
+               "LA Code (2021 boundaries)", "LA name (2021 boundaries)", "All Ages"]
+              + list(range(90)) + ["90+"])
+    for r in shared.itertuples(index=False):
+        ws.append([r.lsoa11_code, r.lsoa11_name, None, None, None, None, r.total_population,
+                   r.age_0, r.age_1, r.age_2, r.age_3, r.age_4])
+    path = tmp_path / "sape23dt2mid2020lsoasyoaestimatesunformatted.xlsx"
+    wb.save(path)
+    got = under5.read_sape_workbook(path)
+    assert got.lsoa11_code.tolist() == shared.lsoa11_code.tolist()
+    assert got.aged_0_4.tolist() == shared.aged_0_4.tolist()  # ONS's own 0-4 total equals the ages summed
+    assert [f for f in catalogue()["under5"].files if __import__("fnmatch").fnmatch(path.name, f)]
+    wb.remove(wb["Mid-2020 Persons"])
+    wb.save(path)
+    with pytest.raises(DataError, match="no sheet 'Mid-2020 Persons'"):
+        under5.read_sape_workbook(path)
