@@ -39,7 +39,7 @@ from .sources import Catalogue, DataError, Source, catalogue, column_map, find_f
 
 DOWNLOADS_FILE = config.DATA_DIR / "downloads.toml"
 METHODS = ("file", "nomis", "item", "os-downloads", "gias-dated", "featureserver", "ons-census", "none")
-USER_AGENT = "family-support-map (+https://github.com/; python-urllib)"
+USER_AGENT = "family-support-map/1 (python-urllib)"
 PARTIAL_DIR = ".download"
 
 Log = Callable[[str], None]

@@ -96,9 +96,15 @@ def norm(name: str) -> str:
 
 
 def list_files(raw: Path) -> list[Path]:
-    """Every file in `raw` and its sub-folders, sorted ([] when the folder is missing)."""
+    """Every file in `raw` and its sub-folders, sorted ([] when the folder is missing).
+
+    Downloads in progress are never listed: `NAME.part` files and the pages kept under `.download/`.
+    """
     raw = Path(raw)
-    return sorted(p for p in raw.rglob("*") if p.is_file()) if raw.is_dir() else []
+    if not raw.is_dir():
+        return []
+    return sorted(p for p in raw.rglob("*") if p.is_file() and not p.name.endswith(".part")
+                  and ".download" not in p.relative_to(raw).parts)
 
 
 def find_files(source: Source, raw: Path, every: list[Path] | None = None) -> list[Path]:

@@ -479,3 +479,11 @@ def test_unknown_source_name_is_a_usage_error(capsys):
 
     assert main(["data", "download", "--only", "nosuch"]) == 2
     assert "no source called nosuch" in capsys.readouterr().err
+
+
+def test_partial_downloads_are_never_listed(tmp_path):
+    (tmp_path / "census21_lsoa21_population_age6.csv.gz.part").write_bytes(b"half")
+    (tmp_path / ".download" / "lsoa_lookup").mkdir(parents=True)
+    (tmp_path / ".download" / "lsoa_lookup" / "lookup_lsoa21_ward24_ltla24.csv").write_text("x")
+    assert find_files(catalogue()["census_children"], tmp_path) == []
+    assert find_files(catalogue()["lsoa_lookup"], tmp_path) == []
