@@ -21,6 +21,7 @@ import hashlib
 import http.client
 import io
 import json
+import os
 import shutil
 import socket
 import time
@@ -70,8 +71,10 @@ class Spec:
         return f"{self.key}\t{self.method}\t{self.url.replace('{date}', 'YYYYMMDD') or self.note}"
 
 
-def load_specs(path: Path = DOWNLOADS_FILE, cat: Catalogue | None = None) -> dict[str, Spec]:
+def load_specs(path: Path | None = None, cat: Catalogue | None = None) -> dict[str, Spec]:
+    """The download specs: data/downloads.toml, or the file named by FSM_DOWNLOADS_FILE (e.g. a mirror's)."""
     cat = cat or catalogue()
+    path = path or os.environ.get("FSM_DOWNLOADS_FILE") or DOWNLOADS_FILE
     raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     specs = {}
     for key, s in raw.items():

@@ -487,3 +487,32 @@ def test_partial_downloads_are_never_listed(tmp_path):
     (tmp_path / ".download" / "lsoa_lookup" / "lookup_lsoa21_ward24_ltla24.csv").write_text("x")
     assert find_files(catalogue()["census_children"], tmp_path) == []
     assert find_files(catalogue()["lsoa_lookup"], tmp_path) == []
+
+
+def test_the_command_downloads_with_a_progress_line_per_file(tmp_path, site):
+    """`python -m directory data download` as a user runs it (specs from FSM_DOWNLOADS_FILE, here pointing at
+    the local server): one updating progress line per file on stderr, bytes or rows."""
+    import os
+    import subprocess
+    import sys
+
+    site.file(path_of(SPECS["iod_ranks"].url), file7(), "text/csv")
+    site.featureserver(path_of(SPECS["region_lookup"].url),
+                       Layer(csv_rows("lookup_ltla24_region24.csv", REGION_LOOKUP), max_records=100))
+    specs = local_specs(site.base)
+    toml = "".join(f'[{k}]\nmethod = "{s.method}"\nurl = "{s.url}"\ntarget = "{s.target}"\nformat = "{s.format}"\n'
+                   for k, s in specs.items() if k in ("iod_ranks", "region_lookup"))
+    (tmp_path / "downloads.toml").write_text(toml)
+    env = {**os.environ, "FSM_DOWNLOADS_FILE": str(tmp_path / "downloads.toml"), "NO_PROXY": "127.0.0.1",
+           "no_proxy": "127.0.0.1"}
+    raw = tmp_path / "raw"
+    run = subprocess.run([sys.executable, "-m", "directory", "data", "download", "--raw", str(raw), "--only",
+                          "iod_ranks", "region_lookup"], env=env, capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent, timeout=300)
+    assert run.returncode == 0, run.stderr
+    size = len(file7())
+    assert f"  iod_ranks: {size:,} of {size:,} bytes (100%)" in run.stderr
+    assert "  region_lookup: 296 of 296 rows (100%)" in run.stderr
+    assert "region_lookup: saved LAD24_RGN24_EN_LU.csv (296 rows in 3 pages of up to 100" in run.stdout
+    assert "2 source(s) in" in run.stdout
+    assert (raw / "LAD24_RGN24_EN_LU.csv").exists()
