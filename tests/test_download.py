@@ -516,3 +516,20 @@ def test_the_command_downloads_with_a_progress_line_per_file(tmp_path, site):
     assert "region_lookup: saved LAD24_RGN24_EN_LU.csv (296 rows in 3 pages of up to 100" in run.stdout
     assert "2 source(s) in" in run.stdout
     assert (raw / "LAD24_RGN24_EN_LU.csv").exists()
+
+
+def test_a_file_whose_layout_changed_or_a_web_page_is_refused(tmp_path, site):
+    body = file7()
+    header, rest = body.split(b"\n", 1)
+    site.file(path_of(SPECS["iod_ranks"].url), header.replace(b"lsoa21_code", b"LSOA_2021") + b"\n" + rest, "text/csv")
+    with pytest.raises(DataError, match=r"iod_ranks: the published layout has changed: .*missing column\(s\) "
+                                        r"lsoa21_code.*Publisher's page: https://www.gov.uk/"):
+        download(["iod_ranks"], tmp_path, log=quiet, specs=local_specs(site.base))
+    # GIAS answering a missing day with a web page: treated as not published yet
+    for day in ("20260823", "20260822"):
+        site.file(path_of(SPECS["gias_childrens_centres_links"].url.format(date=day)), b"<html>Not yet</html>",
+                  "text/html")
+    with pytest.raises(DataError, match=r"gias_childrens_centres_links: no file for any of the last 2 days"):
+        download(["gias_childrens_centres_links"], tmp_path, log=quiet, today=date(2026, 8, 23),
+                 specs=local_specs(site.base, gias_childrens_centres_links={"days_back": 1}))
+    assert list(tmp_path.iterdir()) == []
