@@ -86,9 +86,14 @@ def with_country(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def key_columns(k: AreaKind) -> list[str]:
-    """The columns naming a row of kind `k`: its code and name, then its parent's (not England's)."""
+    """The columns naming a row of kind `k`: its code and name, then its parent's, its parent's
+    parent's... (not England's): a district row names its upper-tier authority and region."""
+    cols = list(k.columns)
     p = KINDS.get(k.parent or "")
-    return k.columns + (p.columns if p is not None and p.key != "england" else [])
+    while p is not None and p.key != "england":
+        cols += p.columns
+        p = KINDS.get(p.parent or "")
+    return cols
 
 
 def units(lsoa: pd.DataFrame, k: AreaKind, official: dict[str, str] | None = None) -> pd.DataFrame:

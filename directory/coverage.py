@@ -149,6 +149,7 @@ def _codes_or_names(values, table: pd.DataFrame, code: str, name: str, what: str
             else:
                 near = [c for n, c in by_name.items() if v.lower() in n][:3] or [
                     by_name[x] for x in difflib.get_close_matches(v.lower(), list(by_name), n=3, cutoff=0.6)]
+            near = list(dict.fromkeys(near))  # a name and an official name can point at one code
             hint = f" Did you mean {' or '.join(f'{c} ({label[c]})' for c in near)}?" if near else ""
             raise CoverageError(f"unknown {what} code {v!r}: not an English {what} (codes look like {example}, "
                                 f"or give the exact name).{hint}")
