@@ -56,8 +56,8 @@ def area_picker(prefix: str, units: pd.DataFrame, container=None) -> tuple[str, 
             return
         best = hits.iloc[0]
         ss[kind_key], ss[area_key] = best.kind, best.code
-        others = [f"{area_kinds.label(r)} ({KINDS[r['kind']].label.lower()})" for r in hits.iloc[1:4].to_dict("records")]
-        ss[note_key] = (f"Showing {area_kinds.label(best)} ({KINDS[best.kind].label.lower()})."
+        others = [f"{area_kinds.label(r)} ({KINDS[r['kind']].label})" for r in hits.iloc[1:4].to_dict("records")]
+        ss[note_key] = (f"Showing {area_kinds.label(best)} ({KINDS[best.kind].label})."
                         + (f" Also matching: {'; '.join(others)}." if others else ""))
         ss[find_key] = ""
 
