@@ -258,6 +258,44 @@ def cmd_coverage(args) -> int:
     return EXIT_OK
 
 
+def cmd_centre_history(args) -> int:
+    """What changed since 2016 in the GIAS children's centres register, per area."""
+    from . import history
+    from .areas import Areas
+    from .build import ensure_built
+
+    out = Path(args.out)
+    fmt = (args.format or out.suffix.lstrip(".")).lower()
+    if fmt not in ("csv", "xlsx"):
+        print("error: --format must be csv or xlsx (or give --out a .csv or .xlsx name)", file=sys.stderr)
+        return EXIT_USAGE
+    if not out.parent.resolve().is_dir():
+        print(f"error: the folder {out.parent} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    raw = config.raw_dir(args.raw)
+    ensure_built(raw, progress=progress_line)
+    try:
+        h = history.load(raw, Areas.load(), args.radius_km)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        paths = history.write(h, args.level, out, fmt)
+    except OSError as e:
+        print(f"error: could not write {out}: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    e = h.table("england").iloc[0]
+    print(f"{len(h.dates)} versions {h.dates[0]} to {h.dates[-1]}: {e.listed_then:,} centres listed then, "
+          f"{e.listed_now:,} now, {e.no_longer_listed:,} no longer listed, {e.newly_listed:,} newly listed")
+    if len(h.unplaced):
+        print(f"note: {len(h.unplaced)} centres could not be placed by postcode; they count in England's row and "
+              "are listed in the file's notes", file=sys.stderr)
+    print(f"note: {history.FLOOR_NOTE}", file=sys.stderr)
+    for p in paths:
+        print(f"wrote {p} ({p.stat().st_size:,} bytes)")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m directory", description="Family Support Map: data and directory tools")
     common = argparse.ArgumentParser(add_help=False)
@@ -346,6 +384,19 @@ def parser() -> argparse.ArgumentParser:
     cov.add_argument("--format", choices=COVERAGE_FORMATS, help="file format (default: from the --out extension)")
     cov.add_argument("--out", required=True, metavar="FILE", help="file to write (a CSV also gets FILE.metadata.json)")
     cov.set_defaults(func=cmd_coverage)
+
+    ch = sub.add_parser(
+        "centre-history", parents=[common], help="children's centres listed since 2016, per area (CSV or Excel)",
+        description="From every GIAS children's centres extract in the raw folder (matched by URN): per area, "
+                    "centres listed in the earliest version and now, no longer listed, newly listed, and under-5s "
+                    "with a listed centre within reach then and now (overall and in IMD deciles 1-2). GIAS lags "
+                    "local closures, so 'no longer listed' is a floor, not a census.")
+    ch.add_argument("--level", required=True, choices=("utla", "district", "icb", "region", "england"))
+    ch.add_argument("--format", choices=("csv", "xlsx"), help="default: from the --out extension")
+    ch.add_argument("--radius-km", type=float, default=1.6, metavar="KM", help="within reach (default 1.6)")
+    ch.add_argument("--out", required=True, metavar="FILE",
+                    help="file to write (a CSV gets FILE.notes.txt beside it, with the centres not placed)")
+    ch.set_defaults(func=cmd_centre_history)
     return p
 
 
