@@ -310,3 +310,49 @@ def write(h: History, level: str, path: Path, fmt: str | None = None) -> list[Pa
             unplaced.to_excel(xw, sheet_name="unplaced", index=False)
         return [path]
     raise ValueError(f"format must be csv or xlsx (got {fmt!r})")
+
+
+# ---------------------------------------------------------------- map
+
+
+def centres_map(placed: pd.DataFrame, level: str, code: str, outline=None):
+    """Centres of an area on a map: still listed (small green dots) and no longer listed (larger
+    white circles with a thick dark-red ring, labelled with the first version without them).
+    Every name is escaped."""
+    import folium
+
+    from . import text
+    from .choropleth import Legend, rounded_geojson
+    from .maps import base_map, finish
+
+    k = KINDS[level]
+    c = placed[placed.placed & (placed.listed_then | placed.listed_now)]
+    if level != "england":
+        c = c[c[k.code] == code]
+    lat = float(c.lat.mean()) if len(c) else 52.8
+    lon = float(c.lon.mean()) if len(c) else -1.6
+    m = base_map(lat, lon, zoom=10 if level != "england" else 6)
+    if outline is not None and len(outline):
+        folium.GeoJson(rounded_geojson(outline.geometry.union_all(), 4), name="Boundary",
+                       style_function=lambda f: {"fill": False, "color": "#000000", "weight": 2},
+                       interactive=False).add_to(m)
+    still = folium.FeatureGroup(name="Still listed", control=False)
+    gone = folium.FeatureGroup(name="No longer listed", control=False)
+    for r in c.to_dict("records"):
+        at = [round(float(r["lat"]), 5), round(float(r["lon"]), 5)]
+        if r["listed_now"]:
+            folium.CircleMarker(at, radius=4, color="#ffffff", weight=1, fill=True, fill_color="#1a9850",
+                                fill_opacity=1.0, tooltip=text.esc(f"{r['name']} (listed)")).add_to(still)
+        else:
+            missing = r["first_missing"].isoformat() if r["first_missing"] is not None else "?"
+            folium.CircleMarker(at, radius=7, color="#7f0000", weight=3, fill=True, fill_color="#ffffff",
+                                fill_opacity=0.9,
+                                tooltip=text.esc(f"{r['name']}: no longer listed from the {missing} version "
+                                                 f"(last listed {r['last_version'].isoformat()})")).add_to(gone)
+    still.add_to(m)
+    gone.add_to(m)
+    Legend("Children's centres (GIAS)", [("#1a9850", "still listed"),
+                                         ("#ffffff", "no longer listed (dark-red ring)")]).add_to(m)
+    if len(c):
+        m.fit_bounds([[float(c.lat.min()), float(c.lon.min())], [float(c.lat.max()), float(c.lon.max())]])
+    return finish(m)

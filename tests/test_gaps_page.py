@@ -47,7 +47,7 @@ def sites_table(at) -> pd.DataFrame | None:
 
 def map_args(at) -> dict:
     comps = [c for c in at.get("component_instance") if "st_folium" in c.proto.component_name]
-    assert len(comps) == 1
+    assert len(comps) == 2  # the gaps map, then the history map
     return json.loads(comps[0].proto.json_args)
 
 
@@ -276,3 +276,23 @@ def test_counting_children_under_5_by_default(measures):
     settle(at)
     assert params(at)["demand"] == "children"
     assert gap_table(at)["Neighbourhood"].tolist()[:20] == by_all["lsoa21_name"].tolist()[:20]
+
+
+def test_what_changed_since_2016(areas, raw):
+    from directory import history as H
+
+    at = run({"kind": "utla", "area": "E08000025"})  # Birmingham
+    assert "What changed since 2016" in [s.value for s in at.subheader]
+    assert any("floor, not a census" in w.value for w in at.warning)
+    h = H.load(raw, areas)
+    row = h.table("utla").set_index("utla_code").loc["E08000025"]
+    m = metrics(at)
+    assert m["No longer listed"][0] == f"{row.no_longer_listed:,}"
+    assert m["Centres listed Aug 2016"][0] == f"{row.listed_then:,}"
+    lost = H.lost_reach(h.reach, "utla", "E08000025")
+    shown = next(d.value for d in at.dataframe if "Deprived under-5s" in d.value.columns)
+    assert shown.Neighbourhood.tolist() == lost.lsoa21_name.head(50).tolist()
+    assert "Download the neighbourhoods that lost reach (CSV)" in [b.label for b in at.download_button]
+    # the map of centres no longer listed: one history map besides the choropleth
+    comps = [c for c in at.get("component_instance") if "st_folium" in c.proto.component_name]
+    assert len(comps) == 2 and "no longer listed from the" in comps[1].proto.json_args

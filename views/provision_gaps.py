@@ -9,6 +9,7 @@ from streamlit_folium import st_folium
 
 import ui
 import ui_areas
+import ui_history
 from directory import access, area_kinds, choropleth, gapstate, taxonomy, text
 from directory.choropleth import ENGLAND, MEASURES
 
@@ -290,6 +291,9 @@ else:
         column_config={c: st.column_config.NumberColumn(format="%d")
                        for c in (f"Deprived {demand_words} gained", "Running total")},
     )
+
+ui_history.section(state.kind, state.area, place,
+                   None if is_england else areas.boundaries(state.kind).pipe(lambda b: b[b[kind.code] == state.area]))
 
 with st.expander("What the measures mean", expanded=False):
     st.markdown(
