@@ -89,8 +89,8 @@ def may_change(account: Account | None, source: str, authorities: Iterable[str |
     outside = sorted({a for a in places if a not in account.authorities}, key=lambda a: (a is None, a or ""))
     where = ", ".join(f"{names.get(a, a)} ({a})" if a else "outside England's authorities" for a in outside)
     return (f"{what} is outside your scope: it is in {where or 'no known place'}, source “{source}”. "
-            f"You may change services in {account.scope_text(names)}. Nothing was changed; ask an admin to "
-            "widen your scope if you should look after it.")
+            f"You may change services in {account.scope_text(names)}; ask an admin to widen your scope if you "
+            "should look after it.")
 
 
 def authorities_of(records: list[ServiceRecord], areas) -> list[set[str | None]]:
@@ -288,7 +288,7 @@ class Guard:
         for r in records:
             reason = self.refusal(r, f"“{r.name}”" if r is not None else "This service")
             if reason:
-                raise OutOfScope(reason)
+                raise OutOfScope(f"Nothing was changed. {reason}")
 
     def save(self, record: ServiceRecord, service_id: str | None = None,
              expected_version: int | None = None) -> StoredService:
@@ -367,5 +367,5 @@ class Guard:
         changing = [r for r in rv.records if rv.states.get(r.key) != "unchanged"]
         for reason in self.refusals(changing):
             if reason:
-                raise OutOfScope(reason)
+                raise OutOfScope(f"Nothing was written. {reason}")
         return commit(rv, self.directory, actor_for(self.actor, kind, filename), skip_rejected=skip_rejected)

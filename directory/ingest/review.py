@@ -85,6 +85,11 @@ class Review:
         rep = self.report
         if rep.file_error or (not rep.records and rep.errors and all(p.row == 0 for p in rep.errors)):
             return "The file can't be imported: " + " ".join(p.message for p in rep.errors if p.row <= 1)
+        if rep.errors and not rep.records:
+            n = len(rep.rejected_rows)
+            every = f"the {rep.unit}" if n == 1 else f"all {n} {rep.unit}s"
+            return (f"Nothing to write: {every} {'was' if n == 1 else 'were'} rejected (see the problems). Fix "
+                    "them and upload again.")
         if rep.errors and not skip_rejected:
             n = len(rep.rejected_rows)
             return (f"{n} {rep.unit}{'s' if n != 1 else ''} have problems. Fix them and upload again, or choose to "
