@@ -359,7 +359,7 @@ class Guard:
         rep.problems.sort(key=lambda p: (p.row, p.severity != ERROR))
         return refused
 
-    def commit(self, rv, kind: str, filename: str | None, skip_rejected: bool = False):
+    def commit(self, rv, kind: str, filename: str | None, skip_rejected: bool = False, progress=None):
         """Write a reviewed import, checked again at the moment of writing (the directory or the
         account's scope may have changed since the review)."""
         from .ingest.review import actor_for, commit
@@ -368,4 +368,5 @@ class Guard:
         for reason in self.refusals(changing):
             if reason:
                 raise OutOfScope(f"Nothing was written. {reason}")
-        return commit(rv, self.directory, actor_for(self.actor, kind, filename), skip_rejected=skip_rejected)
+        return commit(rv, self.directory, actor_for(self.actor, kind, filename), skip_rejected=skip_rejected,
+                      progress=progress)

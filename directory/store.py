@@ -355,14 +355,16 @@ class Directory:
                                    "error" if unique else "warning"))
         return out
 
-    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None) -> WriteSummary:
+    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None,
+               progress=None) -> WriteSummary:
         """Insert or update records keyed on (source, source_id), all in one transaction.
 
         Unchanged records are not touched, so re-importing a file changes nothing.
         New services are written with plain INSERTs (executemany), updates through the ORM
         (version-checked); both with an audit row each.
         `fail_after` is for tests: raise after that many records, once the writes so far have
-        been sent to the database, to prove the rollback.
+        been sent to the database, to prove the rollback. `progress(fraction)` is called every
+        1,000 records.
         """
         summary = WriteSummary()
         records = list(records)
@@ -374,6 +376,8 @@ class Directory:
             created: dict[tuple[str, str], str] = {}  # key -> id of services created by this call
             new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor)
             for i, r in enumerate(records):
+                if progress is not None and i % 1000 == 0:
+                    progress(i / max(len(records), 1))
                 if fail_after is not None and i >= fail_after:
                     new_rows.write()
                     s.flush()

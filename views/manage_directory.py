@@ -10,6 +10,7 @@ from directory import config, steward, stewards, taxonomy, text
 from directory.geocode import LocateError, parse_postcode
 from directory.ingest.csv_import import STATUSES, TEMPLATE_COLUMNS, export_csv, record_from_fields, template_csv
 from directory.ingest.oruk import export_json
+from directory.ingest.report import MB, megabytes
 from directory.ingest.review import KINDS, ImportRefused, default_source, read_file, review
 from directory.store import NotFound, StaleEdit
 
@@ -62,15 +63,21 @@ with tab_import:
         help="Use the same name every time you load this publisher's list: re-importing then updates services "
              "instead of adding them twice.",
     ).strip()
-    limit_mb = config.upload_limit_bytes() / 1024 / 1024
-    upload = st.file_uploader(f"File (CSV or JSON, up to {limit_mb:g} MB)", type=["csv", "json"],
+    limit_mb = config.upload_limit_bytes() / MB
+    upload = st.file_uploader(f"File (CSV or JSON, up to {megabytes(config.upload_limit_bytes())} and "
+                              f"{config.upload_max_rows():,} rows)", type=["csv", "json"],
                               key=f"md_upload_{state.md_upload_n}", max_upload_size=max(1, math.ceil(limit_mb)))
     if upload is not None and not source:
         st.warning("Say who published this list (the source) to check the file.")
     elif upload is not None:
-        report = read_file(kind, upload.getvalue(), source, areas.postcodes, directory, upload.name)
-        rv = review(report, directory)
-        guard.restrict(rv)  # records outside this steward's scope become errors naming their row
+        with st.status(f"Checking {text.md(upload.name)}...", expanded=False) as checking:
+            st.write("Reading the file and validating every row")
+            report = read_file(kind, upload.getvalue(), source, areas.postcodes, directory, upload.name,
+                               max_rows=config.upload_max_rows())
+            st.write(f"Comparing {steward.plural(len(report.records), 'record')} with the directory")
+            rv = review(report, directory)
+            guard.restrict(rv)  # records outside this steward's scope become errors naming their row
+            checking.update(label=f"Checked {text.md(upload.name)}", state="complete")
         counts = rv.counts
         state.md_unmapped = steward.unmapped_rows(report)
         st.subheader("Validation report")
@@ -105,7 +112,10 @@ with tab_import:
         if go.button(f"Commit: write {steward.plural(rv.to_write, 'service')}", type="primary",
                      key="md_commit", disabled=bool(reason)):
             try:
-                done = guard.commit(rv, kind, upload.name, skip_rejected=skip)
+                bar = st.progress(0.0, text=f"Writing {steward.plural(rv.to_write, 'service')}...")
+                done = guard.commit(rv, kind, upload.name, skip_rejected=skip,
+                                    progress=lambda f: bar.progress(f, text=f"Writing: {f:.0%}"))
+                bar.empty()
             except (ImportRefused, stewards.OutOfScope) as e:
                 st.error(text.md(str(e)))
             else:
