@@ -367,6 +367,10 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("not-verified", help="list active services not verified recently")
     v.add_argument("--days", type=int, default=365)
     v.set_defaults(func=cmd_not_verified)
+
+    from .stewards_cli import register as register_stewards
+
+    register_stewards(sub)
     from .taxonomy import TERMS
 
     cov = sub.add_parser(

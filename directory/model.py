@@ -200,3 +200,41 @@ class TaxonomyMapping(Base):
     note: Mapped[str | None] = mapped_column(Text)
     updated_by: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Steward(Base):
+    """Who may change the directory in the browser: an allow-list of signed-in accounts.
+
+    `email` is the identity provider's email claim, lower-cased. `role` is "steward" (changes
+    services in scope) or "admin" (every service, the taxonomy mapping and this list).
+    """
+
+    __tablename__ = "steward"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="steward")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(320))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # for the idle time-out
+    scopes: Mapped[list["StewardScope"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class StewardScope(Base):
+    """One thing a steward may change: an upper-tier authority (kind "authority", value its
+    utla23 code) or a source (kind "source", value the source name)."""
+
+    __tablename__ = "steward_scope"
+    email: Mapped[str] = mapped_column(ForeignKey("steward.email", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class DirectoryVersion(Base):
+    """One row: a counter every write to the directory bumps in its own transaction, so every
+    app process can tell (with one cheap read) whether its cached services are current."""
+
+    __tablename__ = "directory_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

@@ -30,6 +30,7 @@ from .model import (
     Base,
     Contact,
     CostOption,
+    DirectoryVersion,
     Language,
     Location,
     Organization,
@@ -282,6 +283,12 @@ def too_long(r: ServiceRecord) -> list[tuple[str, str]]:
     return out
 
 
+def bump_version(s) -> None:
+    """Count one more write, in the writer's own transaction (see `Directory.version`)."""
+    s.execute(update(DirectoryVersion).where(DirectoryVersion.id == 1)
+              .values(version=DirectoryVersion.version + 1))
+
+
 def _json(r: ServiceRecord | None) -> str | None:
     return json.dumps(r.to_dict(), ensure_ascii=False) if r is not None else None
 
@@ -308,6 +315,12 @@ class Directory:
                     s.add(TaxonomyTerm(code=t.code, name=t.label, description=t.description,
                                        taxonomy=taxonomy.VOCABULARY))
         return self
+
+    def version(self) -> int:
+        """The directory's version: a counter every write (app, command line, any process) bumps in
+        the same transaction. Caches of the services are keyed on it, so they are never stale."""
+        with self.engine.connect() as c:
+            return c.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
 
     def count(self) -> int:
         with self.Session() as s:
@@ -378,14 +391,16 @@ class Directory:
         with self.engine.connect() as c:
             return {k[1]: rec for k, (_, rec) in _stored_records(c, {source}).items()}
 
-    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None) -> WriteSummary:
+    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None,
+               progress=None) -> WriteSummary:
         """Insert or update records keyed on (source, source_id), all in one transaction.
 
         Unchanged records are not touched, so re-importing a file changes nothing.
         New services are written with plain INSERTs (executemany), updates through the ORM
         (version-checked); both with an audit row each.
         `fail_after` is for tests: raise after that many records, once the writes so far have
-        been sent to the database, to prove the rollback.
+        been sent to the database, to prove the rollback. `progress(fraction)` is called every
+        1,000 records.
         """
         summary = WriteSummary()
         records = list(records)
@@ -398,6 +413,8 @@ class Directory:
             reverified: list[tuple[str, ServiceRecord, ServiceRecord]] = []  # (id, old, new): only the date moved
             new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor)
             for i, r in enumerate(records):
+                if progress is not None and i % 1000 == 0:
+                    progress(i / max(len(records), 1))
                 if fail_after is not None and i >= fail_after:
                     new_rows.write()
                     s.flush()
@@ -434,6 +451,8 @@ class Directory:
             new_rows.write()
             s.flush()
             _write_reverified(s, reverified, actor)
+            if summary.changed or reverified:
+                bump_version(s)
         return summary
 
     @classmethod
@@ -538,6 +557,7 @@ class Directory:
                 s.add(Audit(actor=actor[:200], source=r.source, action="create" if before is None else "update",
                             service_id=sv.id, before=before, after=_json(r)))
                 s.flush()
+                bump_version(s)
                 return stored_of(sv)
         except StaleDataError as e:
             raise StaleEdit(service_id or "") from e
@@ -553,6 +573,7 @@ class Directory:
                 s.add(Audit(actor=actor[:200], source=sv.source, action="delete", service_id=sv.id,
                             before=_json(record_of(sv)), after=None))
                 self._remove(s, sv)
+                bump_version(s)
         except StaleDataError as e:
             raise StaleEdit(service_id) from e
 
@@ -564,23 +585,32 @@ class Directory:
         for loc in locations:
             s.delete(loc)
 
+    @staticmethod
+    def _undoable(s: Session, service_id: str) -> Audit:
+        """The newest change of a service that no undo has cancelled yet."""
+        pending = 0
+        for a in s.scalars(select(Audit).where(Audit.service_id == service_id).order_by(Audit.id.desc())):
+            if a.action == "undo":
+                pending += 1  # each undo cancels the newest change before it not yet cancelled
+            elif pending:
+                pending -= 1
+            else:
+                return a
+        raise NotFound("No recorded change of this service left to undo.")
+
+    def undo_target(self, service_id: str) -> ServiceRecord | None:
+        """What `undo` would restore (None: the undo removes the service)."""
+        with self.Session() as s:
+            last = self._undoable(s, service_id)
+            return normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
+
     def undo(self, service_id: str, actor: str) -> str:
         """Undo the last change of a service not undone yet: restore the record as it was before
         that change (or remove a service it created, or bring back one it deleted). The undo is
         itself recorded; undoing again steps further back. Returns what was undone."""
         try:
             with self.Session.begin() as s:
-                last, pending = None, 0
-                for a in s.scalars(select(Audit).where(Audit.service_id == service_id).order_by(Audit.id.desc())):
-                    if a.action == "undo":
-                        pending += 1  # each undo cancels the newest change before it not yet cancelled
-                    elif pending:
-                        pending -= 1
-                    else:
-                        last = a
-                        break
-                if last is None:
-                    raise NotFound("No recorded change of this service left to undo.")
+                last = self._undoable(s, service_id)
                 terms = self._terms(s)
                 target = normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
                 sv = s.get(Service, service_id, populate_existing=True)
@@ -603,6 +633,7 @@ class Directory:
                     self._apply(s, sv, target, terms, {})
                 s.add(Audit(actor=actor[:200], source=(target or current).source if (target or current) else None,
                             action="undo", service_id=service_id, before=_json(current), after=_json(target)))
+                bump_version(s)
                 return last.action
         except StaleDataError as e:
             raise StaleEdit(service_id) from e
@@ -713,6 +744,8 @@ class Directory:
                 elif (m.code, m.note) != (w["code"], w["note"]):
                     m.code, m.note, m.updated_by = w["code"], w["note"], actor[:200]
                     changed += 1
+            if changed:
+                bump_version(s)
         return changed
 
     # ---------------------------------------------------------- reads
