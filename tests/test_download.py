@@ -98,6 +98,13 @@ LSOA11_LOOKUP = {"lsoa11_code": "LSOA11CD", "lsoa11_name": "LSOA11NM", "change_c
 
 
 @functools.cache
+UTLA_LOOKUP = {"ltla23_code": "LTLA23CD", "ltla23_name": "LTLA23NM", "utla23_code": "UTLA23CD",
+               "utla23_name": "UTLA23NM"}
+ICB_LOOKUP = {"lsoa21_code": "LSOA21CD", "lsoa21_name": "LSOA21NM", "sicbl24_code": "SICBL24CD",
+              "sicbl24_name": "SICBL24NM", "sicbl24_code_nhs": "SICBL24CDH", "icb24_code": "ICB24CD",
+              "icb24_name": "ICB24NM", "icb24_code_nhs": "ICB24CDH"}
+
+
 def file7() -> bytes:
     """File 7 holds ranks, scores, deciles and sub-domains: the two shared CSVs were cut from it."""
     ranks = pd.read_csv(RAW / "iod2025_lsoa21_ranks_scores_deciles.csv", dtype=str, keep_default_na=False)
@@ -171,15 +178,31 @@ def serve_everything(site: Site, gias_day: date) -> None:
     site.json(path_of(specs["census_children"].url), lambda q: census_api())
     site.file(path_of(specs["under5"].url), (RAW / "ons_mid2020_lsoa11_population_under5_england.csv").read_bytes())
     site.file(path_of(specs["postcodes"].url), nspl_zip(), "application/zip")
-    gias = path_of(specs["gias"].url.format(date=gias_day.strftime("%Y%m%d")))
-    site.file(gias, gzip.decompress((RAW / "gias_open_establishments_20250524.csv.gz").read_bytes()), "text/csv")
+    day = gias_day.strftime("%Y%m%d")
+    site.file(path_of(specs["gias"].url.format(date=day)),
+              gzip.decompress((RAW / "gias_open_establishments_20250524.csv.gz").read_bytes()), "text/csv")
+    site.file(path_of(specs["gias_childrens_centres"].url.format(date=day)),
+              (RAW / "edubaseallchildrencentre20260821.csv").read_bytes(), "text/csv")
+    site.file(path_of(specs["gias_childrens_centres_links"].url.format(date=day)),
+              (RAW / "links_edubaseallchildrencentre20260821.csv").read_bytes(), "text/csv")
+    os_downloads(site, (RAW / "codepo_gb.zip").read_bytes())
+    site.file(path_of(specs["la_names"].url), (RAW / "mysociety_uk_local_authorities.csv").read_bytes(), "text/csv")
+    # upper tier and NHS geographies (issue 11's sources), with ONS's field names
+    site.featureserver(path_of(specs["utla_lookup"].url), Layer(csv_rows("lookup_ltla23_utla23.csv", UTLA_LOOKUP), max_records=100))
+    icb = pd.read_csv(RAW / "lookup_lsoa21_sicbl24_icb24.csv.gz", dtype=str, keep_default_na=False)
+    site.featureserver(path_of(specs["icb_lookup"].url),
+                       Layer(icb.rename(columns=ICB_LOOKUP).to_dict("records"), max_records=2000))
+    for key, name in (("utla_boundaries", "ctyua23_boundaries_uk_bsc.geojson"),
+                      ("icb_boundaries", "icb23_boundaries_en_bsc.geojson"),
+                      ("sicbl_boundaries", "sicbl23_boundaries_en_bsc.geojson")):
+        site.featureserver(path_of(specs[key].url), boundary_layer(f"boundaries_2023/{name}", 100))
     # census_under5 (Nomis TS007A) is not served: 404, as for a file we do not have
 
 
 # ---------------------------------------------------------------- end to end
 
 
-def test_download_build_and_a_family_search_offline(tmp_path, site, areas):
+def test_download_build_and_a_family_search_offline(tmp_path, site, areas, seeded):
     from directory.areas import Areas
     from directory.bootstrap import seed
     from directory.build import build
@@ -187,16 +210,16 @@ def test_download_build_and_a_family_search_offline(tmp_path, site, areas):
     from directory.nearest import near
     from directory.store import Directory
 
-    today = date(2026, 12, 2)
-    serve_everything(site, gias_day=date(2026, 12, 1))  # tonight's GIAS file is not there yet
+    today = date(2026, 8, 22)
+    serve_everything(site, gias_day=date(2026, 8, 21))  # today's GIAS files are not there yet
     raw, out = tmp_path / "raw", tmp_path / "build"
     said = []
     progress = []
     fx = Fetcher(log=said.append, progress=lambda *a: progress.append(a), timeout=30)
     # the published SAPE23DT2 workbook is not in the shared folder: its CSV re-encoding stands in (the
-    # workbook reader is tested on the published layout in test_under5)
-    # and File 8 is served as the shared CSV: writing and reading a 33,755-row workbook would take most of
-    # this test's time (the build reads workbooks: File 10 is served as one)
+    # workbook reader is tested on the published layout in test_under5), and File 8 is served as the shared
+    # CSV: writing and reading a 33,755-row workbook would take most of this test's time (the build reads
+    # workbooks: File 10 is served as one)
     specs = local_specs(site.base, under5={"target": "ons_mid2020_lsoa11_population_under5_england.csv"},
                         iod_indicators={"target": "File_8_IoD2025_Underlying_Indicators.csv"})
     got = download(None, raw, log=said.append, fetcher=fx, specs=specs, today=today)
@@ -206,10 +229,11 @@ def test_download_build_and_a_family_search_offline(tmp_path, site, areas):
         if source.required:
             assert find_files(source, raw), key
     assert got["census_under5"] is None and any("census_under5: FAILED" in s and "optional" in s for s in said)
+    assert "postcodes" not in got  # the NSPL is optional now that Code-Point Open is fetched
     assert not list(raw.rglob("*.part")) and not (raw / ".download").exists()
     # GIAS: today's name first, then the day before
     gias_tries = [p for p, _ in site.requests if "edubasealldata" in p]
-    assert [p.rsplit("/", 1)[-1] for p in gias_tries] == ["edubasealldata20261202.csv", "edubasealldata20261201.csv"]
+    assert [p.rsplit("/", 1)[-1] for p in gias_tries] == ["edubasealldata20260822.csv", "edubasealldata20260821.csv"]
     # FeatureServer: every page fetched, total as counted
     pages = [p for p, _ in site.requests if "LSOA21_WD24_LAD24_EW_LU/FeatureServer/0/query" in p and "resultOffset" in p]
     assert len(pages) == -(-35672 // 2000)
@@ -218,7 +242,9 @@ def test_download_build_and_a_family_search_offline(tmp_path, site, areas):
     assert any(a[0] == "iod_ranks" and a[3] == "bytes" for a in progress)
     # files saved as published: byte for byte
     assert (raw / "File_7_IoD2025_All_Ranks_Scores_Deciles_Population_Denominators.csv").read_bytes() == file7()
-    assert (raw / "NSPL_UK.zip").read_bytes() == nspl_zip()
+    assert (raw / "codepo_gb.zip").read_bytes() == (RAW / "codepo_gb.zip").read_bytes()
+    assert (raw / "edubaseallchildrencentre20260821.csv").read_bytes() == (
+        RAW / "edubaseallchildrencentre20260821.csv").read_bytes()
     # the lookup as the service gave it, in the layout the build reads
     lk = pd.read_csv(raw / "LSOA21_WD24_LAD24_EW_LU.csv", dtype=str, keep_default_na=False)
     ref = pd.read_csv(RAW / "lookup_lsoa21_ward24_ltla24.csv", dtype=str, keep_default_na=False).rename(columns=LSOA_LOOKUP)
@@ -229,22 +255,25 @@ def test_download_build_and_a_family_search_offline(tmp_path, site, areas):
     manifest = build(raw, out)
     assert manifest["under5"]["source"] == "mid2020_bridged"
     built = Areas.load(out)
-    ref = areas.lsoa
-    assert built.lsoa.columns.tolist() == ref.columns.tolist()
-    pd.testing.assert_frame_equal(built.lsoa, ref)
+    assert built.lsoa.columns.tolist() == areas.lsoa.columns.tolist()
+    pd.testing.assert_frame_equal(built.lsoa, areas.lsoa)
     pd.testing.assert_frame_equal(built.districts, areas.districts)
     assert len(built.lsoa_boundaries) == 33755 and len(built.district_boundaries) == 296
 
     directory = Directory(f"sqlite:///{tmp_path / 'dir.sqlite'}").create()
-    assert seed(directory, raw) == 378
+    seed(directory, raw, built.postcodes)
+    services, reference = directory.service_frame(), seeded.service_frame()
+    key = ["name", "x", "y"]
+    assert len(services) == len(reference)
+    pd.testing.assert_frame_equal(services[key].sort_values(key, ignore_index=True),
+                                  reference[key].sort_values(key, ignore_index=True))
     where = locate("TF1 1AA", built.postcodes, built.places)
-    services = directory.service_frame()
     found = near(services, where.x, where.y, 1.0)
-    # as in test_nearest: nothing within 1 km, the nearest three by brute force, Oakengates first
+    # as in test_nearest: nothing within 1 km gives the nearest three, here checked by brute force
     d = np.hypot(services.x - where.x, services.y - where.y) / 1000
-    assert found.table.service_id.tolist() == services.assign(d=d).sort_values(["d", "name"]).service_id[:3].tolist()
-    assert found.table.name.iloc[0] == "Oakengates Nursery School"
-    assert found.table.distance_km.iloc[0] == pytest.approx(d.min())
+    nearest = services.assign(d=d).sort_values(["d", "name"]).head(3)
+    assert found.table.name.tolist() == nearest.name.tolist()
+    assert found.table.distance_km.tolist() == pytest.approx(nearest.d.tolist())
 
     # a second run finds everything and fetches nothing
     n = len(site.requests)
