@@ -93,11 +93,13 @@ def cmd_import(args) -> int:
         print("dry run: add --commit to write")
         return EXIT_OK
     try:
-        s = commit(rv, directory, actor_for(args.steward, kind, path.name), skip_rejected=args.skip_rejected)
+        s = commit(rv, directory, actor_for(args.steward, kind, path.name), skip_rejected=args.skip_rejected,
+                   source=source, kind=kind, file_name=path.name, steward=args.steward)
     except ImportRefused as e:
         print(f"nothing written: {e}")
         return EXIT_PROBLEMS if report.errors else EXIT_OK
-    print(f"written: {s.new} new, {s.updated} updated, {s.unchanged} unchanged")
+    print(f"written: {s.new} new, {s.updated} updated, {s.unchanged} unchanged (import {s.batch_id}: undo it "
+          f"with `python -m directory undo-import {s.batch_id} --steward NAME`)")
     return EXIT_OK
 
 

@@ -99,7 +99,8 @@ with tab_import:
                      key="md_commit",
                      disabled=bool(reason) or not who):
             try:
-                done = commit(rv, directory, actor_for(who, kind, upload.name), skip_rejected=skip)
+                done = commit(rv, directory, actor_for(who, kind, upload.name), skip_rejected=skip, source=source,
+                              kind=kind, file_name=upload.name, steward=who)
             except ImportRefused as e:
                 st.error(text.md(str(e)))
             else:
