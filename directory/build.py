@@ -6,6 +6,9 @@
         places.parquet               names to search: wards, districts, towns (2021 district names), LSOAs
         lsoa_boundaries.parquet      GeoParquet, WGS84
         district_boundaries.parquet  GeoParquet, WGS84, repaired with make_valid
+        utla_boundaries.parquet, icb_boundaries.parquet, sicbl_boundaries.parquet
+                                     upper-tier authorities, ICBs, sub-ICB locations (geographies.py)
+        area_names.parquet           official council names by GSS code (mySociety; empty without it)
         postcodes.sqlite             postcode -> point (live postcodes only), sector and district points
         manifest.json                input checksums; the build is skipped when they are unchanged
 
@@ -33,7 +36,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from . import config
+from . import config, geographies
 from .sources import (
     Catalogue,
     DataError,
@@ -49,7 +52,7 @@ from .sources import (
 )
 
 #: Bump when the build's outputs change shape, so old builds are redone.
-BUILD_VERSION = 3
+BUILD_VERSION = 4
 
 Progress = Callable[[float, str], None]
 
@@ -156,6 +159,10 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
         district_boundaries(raw, cat, set(tables["districts"].ltla24_code)).to_parquet(
             out / "district_boundaries.parquet"
         )
+        geographies.write_boundaries(raw, cat, tables["lsoa"], out)
+        names = geographies.official_names(raw, cat)
+        pd.DataFrame({"code": list(names), "official_name": list(names.values())}, dtype=str).to_parquet(
+            out / "area_names.parquet", index=False)
 
     def step_postcodes():
         build_postcodes(raw, cat, out / "postcodes.sqlite")
@@ -185,6 +192,8 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
             "places.parquet",
             "lsoa_boundaries.parquet",
             "district_boundaries.parquet",
+            *geographies.BOUNDARY_FILES,
+            "area_names.parquet",
             "postcodes.sqlite",
         ],
     }
@@ -243,6 +252,8 @@ def lsoa_table(raw: Path, cat: Catalogue) -> pd.DataFrame:
         ["lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
          "region24_code", "region24_name"]
     ]
+    df = df.merge(geographies.commissioning_lookup(raw, cat, df), on="lsoa21_code", how="left",
+                  validate="one_to_one")
     for part in (ranks, subs, ind, children, under5, cent):
         df = df.merge(part, on="lsoa21_code", how="left", validate="one_to_one")
     key_cols = ["region24_code", "imd_decile", "imd_score", "children_0_15", "x", "y"]
