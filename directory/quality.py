@@ -118,13 +118,6 @@ def location_facts(services: pd.DataFrame, today: date | None = None) -> pd.Data
     return out
 
 
-def _best_precision(values: pd.Series) -> str:
-    for p in PRECISIONS + ("none",):
-        if (values == p).any():
-            return p
-    return "none"
-
-
 def record_quality(services: pd.DataFrame, today: date | None = None) -> pd.DataFrame:
     """One row per service: service_id, name, source, utla_code, utla_name, score, missing,
     location_precision and one boolean column per fact; worst records first (lowest score,
@@ -134,7 +127,10 @@ def record_quality(services: pd.DataFrame, today: date | None = None) -> pd.Data
     facts = location_facts(services, today)
     per = facts.groupby("service_id", sort=False)
     out = per[list(FACT_NAMES)].any()
-    out["location_precision"] = per["location_precision"].agg(_best_precision)
+    order = PRECISIONS + ("none",)
+    rank = facts["location_precision"].map({p: i for i, p in enumerate(order)}).fillna(len(order) - 1)
+    best = rank.groupby(facts["service_id"], sort=False).min().astype(int)
+    out["location_precision"] = np.array(order, dtype=object)[best.reindex(out.index).to_numpy()]
     first = services.drop_duplicates("service_id").set_index("service_id")
     out["name"] = first["name"].reindex(out.index)
     out["source"] = first["source"].reindex(out.index)
@@ -187,3 +183,30 @@ def fixed_since(before: str, after: str) -> list[str]:
     """Facts missing in `before` (a `missing` string) and no longer missing in `after`."""
     now = set(after.split(";")) if after else set()
     return [m for m in (before.split(";") if before else []) if m and m not in now]
+
+
+# ---------------------------------------------------------------- files
+
+
+def _spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as formulas, neutralised (the shared writer rule)."""
+    safe = getattr(text, "spreadsheet_safe_frame", None)  # TODO(10): text.spreadsheet_safe_frame (issue 10)
+    return safe(df) if safe is not None else df
+
+
+def rules_frame() -> pd.DataFrame:
+    """The vocabulary and each fact's rule, for a file's notes sheet."""
+    return pd.DataFrame([{"fact": f.name, "label": f.label, "rule": f.rule} for f in FACTS])
+
+
+def write_table(table: pd.DataFrame, path, fmt: str) -> None:
+    """Write a quality table as CSV (UTF-8) or Excel (the table, and a sheet of the facts' rules)."""
+    out = _spreadsheet_safe(table)
+    if fmt == "csv":
+        out.to_csv(path, index=False, encoding="utf-8")
+    elif fmt == "xlsx":
+        with pd.ExcelWriter(path, engine="openpyxl") as xw:
+            out.to_excel(xw, sheet_name="quality", index=False)
+            _spreadsheet_safe(rules_frame()).to_excel(xw, sheet_name="facts", index=False)
+    else:
+        raise ValueError(f"format must be csv or xlsx, not {fmt!r}")
