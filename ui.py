@@ -58,7 +58,11 @@ def directory() -> Directory:
 
 @st.cache_data(show_spinner="Loading services...", ttl=300)
 def _services(url: str, build_dir: str) -> pd.DataFrame:
-    return attach_areas(_directory(url).service_frame(), _areas(build_dir))
+    from directory.duplicates import merge_linked, same_links
+
+    d = _directory(url)
+    # services a steward linked as one place are shown once, naming every source
+    return merge_linked(attach_areas(d.service_frame(), _areas(build_dir)), same_links(d))
 
 
 def services() -> pd.DataFrame:
