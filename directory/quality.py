@@ -190,8 +190,7 @@ def fixed_since(before: str, after: str) -> list[str]:
 
 def _spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
     """Text cells that a spreadsheet would run as formulas, neutralised (the shared writer rule)."""
-    safe = getattr(text, "spreadsheet_safe_frame", None)  # TODO(10): text.spreadsheet_safe_frame (issue 10)
-    return safe(df) if safe is not None else df
+    return text.spreadsheet_safe_frame(df)
 
 
 def rules_frame() -> pd.DataFrame:
