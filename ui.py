@@ -57,12 +57,22 @@ def directory() -> Directory:
 
 
 @st.cache_data(show_spinner="Loading services...", ttl=300)
+def _all_services(url: str, build_dir: str) -> pd.DataFrame:
+    return attach_areas(_directory(url).service_frame(), _areas(build_dir))
+
+
+def all_services() -> pd.DataFrame:
+    """Every active service location as stored, linked duplicates kept apart (for stewards)."""
+    directory()
+    return _all_services(config.database_url(), str(config.build_dir()))
+
+
+@st.cache_data(show_spinner="Loading services...", ttl=300)
 def _services(url: str, build_dir: str) -> pd.DataFrame:
     from directory.duplicates import merge_linked, same_links
 
-    d = _directory(url)
     # services a steward linked as one place are shown once, naming every source
-    return merge_linked(attach_areas(d.service_frame(), _areas(build_dir)), same_links(d))
+    return merge_linked(_all_services(url, build_dir), same_links(_directory(url)))
 
 
 def services() -> pd.DataFrame:
@@ -73,6 +83,7 @@ def services() -> pd.DataFrame:
 
 def services_changed() -> None:
     _services.clear()
+    _all_services.clear()
 
 
 def footer() -> None:

@@ -12,6 +12,7 @@ from directory.ingest.csv_import import STATUSES, TEMPLATE_COLUMNS, export_csv, 
 from directory.ingest.oruk import export_json
 from directory.ingest.review import KINDS, ImportRefused, actor_for, commit, default_source, read_file, review
 from directory.store import NotFound, StaleEdit
+from views import manage_quality
 
 st.title("Manage directory")
 st.write(
@@ -41,8 +42,10 @@ def changed(message: str) -> None:
     st.rerun()
 
 
-tab_import, tab_edit, tab_check, tab_export, tab_terms = st.tabs(
-    ["Import a list", "Add or edit a service", "Check and undo", "Export", "Taxonomy mapping"])
+manage_quality.before_tabs(state)
+tab_import, tab_edit, tab_check, tab_export, tab_terms, tab_quality, tab_imports, tab_dups = st.tabs(
+    ["Import a list", "Add or edit a service", "Check and undo", "Export", "Taxonomy mapping",
+     "Record quality", "Imports", "Duplicates"], key="md_tab", on_change="rerun")
 
 # ---------------------------------------------------------------- import
 with tab_import:
@@ -264,6 +267,7 @@ with tab_edit:
                 changed(f"Removed {text.md(editing.record.name)} (undo it from Check and undo).")
         with st.expander("History of this service"):
             st.dataframe(steward.history_rows(directory, editing.id), hide_index=True, width="stretch")
+        manage_quality.record_badge(state, editing.id)
 
 # ---------------------------------------------------------------- check and undo
 with tab_check:
@@ -329,5 +333,13 @@ with tab_terms:
         else:
             state.md_unmapped = []
             changed(f"Mapping saved ({n} rows added, changed or removed). Upload the file again to use it.")
+
+# ---------------------------------------------------------------- quality, imports, duplicates
+with tab_quality:
+    manage_quality.quality_tab(state)
+with tab_imports:
+    manage_quality.imports_tab(state, directory, who, changed)
+with tab_dups:
+    manage_quality.duplicates_tab(state, directory, who, changed)
 
 ui.footer()
