@@ -12,7 +12,10 @@ location   placed at a building or a postcode centre (`precision` "building" or
            count; `location_precision` says which of "building", "postcode", "sector"
            (or "unknown" when the table does not say).
 address    a street address line (not just a town) and a postcode.
-phone      a telephone number with 10 or 11 digits (UK numbers; "+44" counts as "0").
+phone      a UK telephone number: with spaces, hyphens, dots and brackets taken out, the
+           text starts with 10 or 11 digits beginning with 0 (or +44 and 9 or 10 digits).
+           An extension or a second number after it is fine ("01527-534113 (ext 2165)",
+           "01202-261530/261961"); a number with a digit too many is not ("0208-8583-5866").
 email      an address of the form name@domain.tld.
 website    an http(s) link, or a bare domain, that `text.safe_url` accepts.
 ages       who it is for: a youngest or oldest age, or "for expectant parents".
@@ -48,7 +51,7 @@ class Fact:
 FACTS: tuple[Fact, ...] = (
     Fact("location", "Location", "placed at a building or a postcode centre (a postcode sector only does not count)"),
     Fact("address", "Address", "a street address line and a postcode"),
-    Fact("phone", "Phone", "a telephone number with 10 or 11 digits"),
+    Fact("phone", "Phone", "a UK telephone number (10 or 11 digits from 0, or +44); an extension may follow"),
     Fact("email", "Email", "an email address (name@domain.tld)"),
     Fact("website", "Website", "an http(s) web address"),
     Fact("ages", "Ages", "a youngest or oldest age, or for expectant parents"),
@@ -73,13 +76,11 @@ def _texts(s: pd.Series) -> pd.Series:
     return s.map(lambda v: "" if text.is_blank(v) else str(v).strip())
 
 
+_PHONE = re.compile(r"^(?:0\d{9,10}|\+44\d{9,10})(?!\d)")
+
+
 def phone_ok(v) -> bool:
-    if text.is_blank(v):
-        return False
-    digits = re.sub(r"\D", "", str(v))
-    if str(v).strip().startswith("+44"):
-        digits = "0" + digits[2:]
-    return 10 <= len(digits) <= 11
+    return not text.is_blank(v) and bool(_PHONE.match(re.sub(r"[\s\-.()]", "", str(v))))
 
 
 def _column(df: pd.DataFrame, name: str, default=None) -> pd.Series:
