@@ -96,9 +96,8 @@ def quality_tab(state) -> None:
             f"{text.md(nm)}: {text.md(fx)}" for nm, fx in zip(shown.name[fixed != ""], fixed[fixed != ""])))
     table = pd.DataFrame({
         "name": shown.name, "source": shown.source, "authority": shown.utla_name.fillna(""),
-        "score": shown.score.map(lambda s: f"{s}/{len(quality.FACTS)}"),
+        "score": shown.score.map(lambda s: f"{s}/{len(quality.FACTS)}"), "fixed": fixed,
         "missing": shown.missing.map(quality.missing_labels), "location": shown.location_precision,
-        "fixed": fixed,
     }).reset_index(drop=True)
     if n > SHOWN:
         st.caption(f"The {SHOWN} worst of {n:,} records; download the table for all of them.")
