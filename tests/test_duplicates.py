@@ -60,8 +60,8 @@ def feed_service(name: str, lat: float, lon: float, postcode: str) -> dict:
                 "term": "childrens-centre", "description": ""}}]}
 
 
-@pytest.fixture()
-def bristol(store, areas):
+def bristol_records(store, areas) -> list[ServiceRecord]:
+    """The two GIAS centres and the two council-feed records (read by the ORUK importer)."""
     centres = gias_rows({"20146", "20324"})  # Avonmouth, Bishopsworth
     assert [r["EstablishmentName"] for r in centres] == ["Avonmouth Children's Centre",
                                                          "Bishopsworth Children's Centre"]
@@ -81,7 +81,12 @@ def bristol(store, areas):
     ])
     report = read_oruk(feed, COUNCIL, areas.postcodes, store.taxonomy_map())
     assert len(report.records) == 2 and not report.errors
-    store.upsert(gias + report.records, "test")
+    return gias + report.records
+
+
+@pytest.fixture()
+def bristol(store, areas):
+    store.upsert(bristol_records(store, areas), "test")
     return store
 
 

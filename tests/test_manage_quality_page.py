@@ -73,3 +73,27 @@ def test_imports_tab_lists_an_import_and_undoes_it(own_directory):
     assert stored(own_directory).count() == 378
     listed = next(d.value for d in at.dataframe if "unchanged" in getattr(d.value, "columns", []))
     assert listed.undone.iloc[0].endswith("by Sam Steward")
+
+
+def test_duplicates_tab_links_a_pair_and_families_see_one_entry(own_directory, areas):
+    from tests.test_duplicates import GIAS_SOURCE, COUNCIL, bristol_records
+
+    d = stored(own_directory)
+    d.create()
+    d.upsert(bristol_records(d, areas), "test")
+    at = manage()
+    assert any(s.value == "To decide: 1" for s in at.subheader)
+    fam = AppTest.from_file("../views/find_support.py", default_timeout=120)
+    fam.query_params["q"] = "BS11 9LG"
+    ok(fam.run())
+    before = [e.label for e in fam.expander if "Avonmouth" in e.label]
+    assert len(before) == 2  # the register's entry and the council's
+    ok(button(at, "Same place: link them").click().run())
+    assert any("linked as one place" in s.value for s in at.success)
+    assert any(s.value == "To decide: 0" for s in at.subheader)
+    ok(fam.run())
+    entries = [e for e in fam.expander if "Avonmouth" in e.label]
+    assert len(entries) == 1
+    details = entries[0].markdown[0].value
+    assert f"**Source:** {GIAS_SOURCE}; {COUNCIL}" in details.replace("\\", "") or \
+        f"**Source:** {COUNCIL}; {GIAS_SOURCE}" in details.replace("\\", "")
