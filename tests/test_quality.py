@@ -32,6 +32,22 @@ def has_phone(v: str) -> bool:
     return bool(m) and len(m[2]) in (9, 10)
 
 
+def codepoint_postcodes(postcodes: set[str]) -> set[str]:
+    """Which of these postcodes OS Code-Point Open places (quality below 90), read from its zip."""
+    import io
+    import zipfile
+
+    out = set()
+    with zipfile.ZipFile(config.raw_dir() / "codepo_gb.zip") as z:
+        names = set(z.namelist())
+        for area in {p.split()[0].rstrip("0123456789").lower() for p in postcodes if p.strip()}:
+            if f"Data/CSV/{area}.csv" in names:
+                for row in csv.reader(io.TextIOWrapper(z.open(f"Data/CSV/{area}.csv"), "utf-8")):
+                    if row[0] in postcodes and int(row[1]) < 90:
+                        out.add(row[0])
+    return out
+
+
 def has_website(v: str) -> bool:
     return bool(re.fullmatch(r"(https?://)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/.*)?", v.strip()))
 
@@ -67,6 +83,13 @@ def test_quality_of_the_real_extract_equals_counts_from_the_file(imported):
     }
     for fact, urns_with in expected.items():
         assert set(got.index[got[fact]]) == urns_with, fact
+    # placed at the postcode's centre where Code-Point Open has it, else at its sector (not a location
+    # a family can walk to)
+    known = codepoint_postcodes({r["Postcode"] for r in file.values()})
+    precision = {u: "postcode" if r["Postcode"] in known else "sector" for u, r in file.items()}
+    assert got.location_precision.to_dict() == precision
+    assert set(got.index[got.location]) == {u for u, p in precision.items() if p == "postcode"}
+    assert 2750 < sum(p == "postcode" for p in precision.values()) < len(precision)
     # e.g. 2,792 of the 2,846 have a usable telephone number, 1,077 a website
     assert len(expected["phone"]) > 2700 and 1000 < len(expected["website"]) < 1200
     # missing lists exactly the facts a record lacks, in vocabulary order; score counts the rest
