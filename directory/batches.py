@@ -35,6 +35,14 @@ def list_imports(directory: Directory, limit: int = 100) -> list[dict]:
                 for b in s.scalars(q)]
 
 
+def records_of_import(directory: Directory, batch_id: int) -> list[ServiceRecord]:
+    """Every record an import touched, as it was before and as the import left it (for a scope check)."""
+    with directory.Session() as s:
+        rows = s.execute(select(Audit.before, Audit.after).where(Audit.batch_id == batch_id,
+                                                                 Audit.action != "undo")).all()
+    return [r for pair in rows for r in map(_record, pair) if r is not None]
+
+
 class UndoRefused(ValueError):
     """The import can't be undone as it stands; the message says why and what to do."""
 

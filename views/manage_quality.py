@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from directory import duplicates, quality, text
-from directory.batches import UndoRefused, list_imports, undo_import
+from directory.batches import UndoRefused, list_imports, records_of_import, undo_import
 from directory.store import NotFound
 
 EDIT_TAB = "Add or edit a service"
@@ -58,9 +58,13 @@ def record_badge(state, service_id: str) -> None:
             st.success(f"Fixed: {text.md(quality.missing_labels(';'.join(fixed)))}.")
 
 
-def quality_tab(state) -> None:
+def quality_tab(state, scope: Callable[[pd.DataFrame], pd.Series] | None = None) -> None:
+    """`scope(records)`: which records the signed-in steward may change (a boolean mask); others are
+    not listed. None: every record."""
     services = ui.all_services()
     records = quality.record_quality(services)
+    if scope is not None and not records.empty:
+        records = records[scope(records).to_numpy(bool)].reset_index(drop=True)
     st.write("What a family would be missing in each record, worst first. Open a record to fix it; the table "
              "shows what you fixed as soon as you save.")
     with st.expander("What each fact means"):
@@ -126,7 +130,10 @@ def quality_tab(state) -> None:
                        file_name="record-quality.csv", mime="text/csv", key="mq_download")
 
 
-def imports_tab(state, directory, who: str, changed: Callable[[str], None]) -> None:
+def imports_tab(state, directory, who: str, changed: Callable[[str], None],
+                refusal: Callable[[list], str | None] | None = None) -> None:
+    """`refusal(records)`: why the signed-in steward may not change these records (every record the
+    import touched, before and after), or None. None: no scope check."""
     batches = list_imports(directory, limit=200)
     st.write("Every committed import, newest first. Undoing one puts back every service it touched as it was "
              "just before: new services removed, updated ones restored, closed ones reopened.")
@@ -147,6 +154,9 @@ def imports_tab(state, directory, who: str, changed: Callable[[str], None]) -> N
     sure = st.checkbox("Yes, undo every change this import made", key=f"mq_batch_sure_{pick}")
     if st.button("Undo this import", key="mq_batch_undo", disabled=not (who and sure)):
         try:
+            reason = refusal(records_of_import(directory, pick)) if refusal is not None else None
+            if reason:
+                raise UndoRefused(f"Nothing was undone. {reason}")
             r = undo_import(directory, pick, who)
         except (NotFound, UndoRefused) as e:
             st.error(text.md(str(e)))
@@ -155,12 +165,18 @@ def imports_tab(state, directory, who: str, changed: Callable[[str], None]) -> N
                     f"({r['reopened']} reopened).")
 
 
-def duplicates_tab(state, directory, who: str, changed: Callable[[str], None]) -> None:
+def duplicates_tab(state, directory, who: str, changed: Callable[[str], None],
+                   scope: Callable[[pd.DataFrame], pd.Series] | None = None) -> None:
+    """`scope(records)` as for `quality_tab`: a pair is offered when the steward may change one of them."""
     st.write("The same place listed by two sources (e.g. DfE's register and a council's feed): same postcode or "
              "within 150 m, a type in common and similar names. Link them and families see one entry naming "
              "both sources; keep them apart and they are not asked again.")
     services = ui.all_services()
     pairs = duplicates.pairs_for_review(services, directory, include_decided=True)
+    if scope is not None and not pairs.empty:
+        recs = quality.record_quality(services)
+        mine = set(recs.service_id[scope(recs).to_numpy(bool)])
+        pairs = pairs[pairs.service_a.isin(mine) | pairs.service_b.isin(mine)].reset_index(drop=True)
     todo = pairs[pairs.decision == ""]
     st.subheader(f"To decide: {len(todo)}")
     first = services.drop_duplicates("service_id").set_index("service_id")
