@@ -121,8 +121,8 @@ class Location(Base):
 class ServiceAtLocation(Base):
     __tablename__ = "service_at_location"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
-    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"), index=True)
     service: Mapped[Service] = relationship(back_populates="locations")
     location: Mapped[Location] = relationship(lazy="joined")
 
@@ -130,7 +130,7 @@ class ServiceAtLocation(Base):
 class Contact(Base):
     __tablename__ = "contact"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(50))
     email: Mapped[str | None] = mapped_column(String(300))
@@ -139,7 +139,7 @@ class Contact(Base):
 class Schedule(Base):
     __tablename__ = "schedule"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     description: Mapped[str | None] = mapped_column(Text)  # "Tuesdays 10:00-11:30, term time"
     byday: Mapped[str | None] = mapped_column(String(50))
     opens_at: Mapped[str | None] = mapped_column(String(10))
@@ -149,14 +149,14 @@ class Schedule(Base):
 class Language(Base):
     __tablename__ = "language"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
 
 
 class CostOption(Base):
     __tablename__ = "cost_option"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     option: Mapped[str | None] = mapped_column(String(200))
     amount: Mapped[float | None] = mapped_column(Float)
     amount_description: Mapped[str | None] = mapped_column(Text)
@@ -207,7 +207,7 @@ class ServiceLink(Base):
     __table_args__ = (UniqueConstraint("service_a", "service_b", name="uq_service_link_pair"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     service_a: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
-    service_b: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_b: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     decision: Mapped[str] = mapped_column(String(20))  # "same" or "different"
     decided_by: Mapped[str] = mapped_column(String(200))
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

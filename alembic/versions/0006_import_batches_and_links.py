@@ -1,5 +1,7 @@
 """Import batches (so that one step undoes a whole import), the batch of each audit row,
-and stewards' decisions on duplicate pairs across sources.
+and stewards' decisions on duplicate pairs across sources. Indexes on the foreign keys
+to service and location: removing or replacing services (undo, updates) no longer scans
+the child tables once per row (SQLite checks every foreign key on delete).
 
 Revision ID: 0006
 Revises: 0002
@@ -14,6 +16,11 @@ revision: str = "0006"
 down_revision: Union[str, Sequence[str], None] = "0002"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
+
+
+INDEXED = [("service_at_location", "service_id"), ("service_at_location", "location_id"),
+           ("contact", "service_id"), ("schedule", "service_id"), ("language", "service_id"),
+           ("cost_option", "service_id")]
 
 
 def upgrade() -> None:
@@ -50,9 +57,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("service_a", "service_b", name="uq_service_link_pair"),
     )
+    op.create_index("ix_service_link_service_b", "service_link", ["service_b"], unique=False)
+    for table, column in INDEXED:
+        op.create_index(f"ix_{table}_{column}", table, [column], unique=False)
 
 
 def downgrade() -> None:
+    for table, column in INDEXED:
+        op.drop_index(f"ix_{table}_{column}", table_name=table)
     op.drop_table("service_link")
     with op.batch_alter_table("audit", schema=None) as batch_op:
         batch_op.drop_constraint("fk_audit_batch_id", type_="foreignkey")
