@@ -19,7 +19,7 @@ import json
 from sqlalchemy import delete, func, select
 
 from .model import Audit, ImportBatch, Location, Organization, Service, ServiceAtLocation, utcnow
-from .store import Directory, NotFound, ServiceRecord, _json, _stored_records, normalised
+from .store import Directory, NotFound, ServiceRecord, _json, _stored_records, bump_version, normalised
 
 
 def _record(js: str | None) -> ServiceRecord | None:
@@ -118,5 +118,6 @@ def undo_import(directory: Directory, batch_id: int, actor: str) -> dict[str, in
                 if not used:
                     s.delete(org)
         batch.undone_at, batch.undone_by = now, actor
+        bump_version(s)  # every page in every process sees the change on its next run
         return {"removed": len(to_remove), "restored": len(to_restore), "reopened": int(reopened),
                 "skipped": skipped}

@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from . import quality, text
 from .model import ServiceLink, utcnow
-from .store import Directory
+from .store import Directory, bump_version
 
 NEAR_M = 150.0
 SAME_POSTCODE_SIMILARITY = 0.5
@@ -153,6 +153,7 @@ def decide(directory: Directory, a: str, b: str, decision: str, actor: str) -> N
                               decided_at=utcnow()))
         else:
             link.decision, link.decided_by, link.decided_at = decision, actor.strip()[:200], utcnow()
+        bump_version(s)  # families' list shows linked places once: every page re-reads it
 
 
 def pairs_for_review(services: pd.DataFrame, directory: Directory, include_decided: bool = False) -> pd.DataFrame:

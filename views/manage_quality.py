@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -58,13 +59,13 @@ def record_badge(state, service_id: str) -> None:
             st.success(f"Fixed: {text.md(quality.missing_labels(';'.join(fixed)))}.")
 
 
-def quality_tab(state, scope: Callable[[pd.DataFrame], pd.Series] | None = None) -> None:
+def quality_tab(state, scope: Callable[[pd.DataFrame], list[bool]] | None = None) -> None:
     """`scope(records)`: which records the signed-in steward may change (a boolean mask); others are
     not listed. None: every record."""
     services = ui.all_services()
     records = quality.record_quality(services)
     if scope is not None and not records.empty:
-        records = records[scope(records).to_numpy(bool)].reset_index(drop=True)
+        records = records[np.asarray(scope(records), bool)].reset_index(drop=True)
     st.write("What a family would be missing in each record, worst first. Open a record to fix it; the table "
              "shows what you fixed as soon as you save.")
     with st.expander("What each fact means"):
@@ -166,7 +167,7 @@ def imports_tab(state, directory, who: str, changed: Callable[[str], None],
 
 
 def duplicates_tab(state, directory, who: str, changed: Callable[[str], None],
-                   scope: Callable[[pd.DataFrame], pd.Series] | None = None) -> None:
+                   scope: Callable[[pd.DataFrame], list[bool]] | None = None) -> None:
     """`scope(records)` as for `quality_tab`: a pair is offered when the steward may change one of them."""
     st.write("The same place listed by two sources (e.g. DfE's register and a council's feed): same postcode or "
              "within 150 m, a type in common and similar names. Link them and families see one entry naming "
@@ -175,7 +176,7 @@ def duplicates_tab(state, directory, who: str, changed: Callable[[str], None],
     pairs = duplicates.pairs_for_review(services, directory, include_decided=True)
     if scope is not None and not pairs.empty:
         recs = quality.record_quality(services)
-        mine = set(recs.service_id[scope(recs).to_numpy(bool)])
+        mine = set(recs.service_id[np.asarray(scope(recs), bool)])
         pairs = pairs[pairs.service_a.isin(mine) | pairs.service_b.isin(mine)].reset_index(drop=True)
     todo = pairs[pairs.decision == ""]
     st.subheader(f"To decide: {len(todo)}")

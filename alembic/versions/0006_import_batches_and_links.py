@@ -4,7 +4,7 @@ to service and location: removing or replacing services (undo, updates) no longe
 the child tables once per row (SQLite checks every foreign key on delete).
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0004
 """
 
 from typing import Sequence, Union
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: Union[str, Sequence[str], None] = "0002"
+down_revision: Union[str, Sequence[str], None] = "0004"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
