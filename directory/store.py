@@ -30,6 +30,8 @@ from .model import (
     Base,
     Contact,
     CostOption,
+    DirectoryVersion,
+    ImportBatch,
     Language,
     Location,
     Organization,
@@ -117,6 +119,8 @@ class WriteSummary:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    closed: int = 0  # of the updated: active services the import closed (status no longer active)
+    batch_id: int | None = None  # the import batch, when the write was recorded as one
 
     @property
     def changed(self) -> int:
@@ -282,6 +286,12 @@ def too_long(r: ServiceRecord) -> list[tuple[str, str]]:
     return out
 
 
+def bump_version(s) -> None:
+    """Count one more write, in the writer's own transaction (see `Directory.version`)."""
+    s.execute(update(DirectoryVersion).where(DirectoryVersion.id == 1)
+              .values(version=DirectoryVersion.version + 1))
+
+
 def _json(r: ServiceRecord | None) -> str | None:
     return json.dumps(r.to_dict(), ensure_ascii=False) if r is not None else None
 
@@ -308,6 +318,12 @@ class Directory:
                     s.add(TaxonomyTerm(code=t.code, name=t.label, description=t.description,
                                        taxonomy=taxonomy.VOCABULARY))
         return self
+
+    def version(self) -> int:
+        """The directory's version: a counter every write (app, command line, any process) bumps in
+        the same transaction. Caches of the services are keyed on it, so they are never stale."""
+        with self.engine.connect() as c:
+            return c.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
 
     def count(self) -> int:
         with self.Session() as s:
@@ -378,14 +394,19 @@ class Directory:
         with self.engine.connect() as c:
             return {k[1]: rec for k, (_, rec) in _stored_records(c, {source}).items()}
 
-    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None) -> WriteSummary:
+    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None,
+               progress=None, batch: dict | None = None) -> WriteSummary:
         """Insert or update records keyed on (source, source_id), all in one transaction.
 
         Unchanged records are not touched, so re-importing a file changes nothing.
         New services are written with plain INSERTs (executemany), updates through the ORM
         (version-checked); both with an audit row each.
         `fail_after` is for tests: raise after that many records, once the writes so far have
-        been sent to the database, to prove the rollback.
+        been sent to the database, to prove the rollback. `progress(fraction)` is called every
+        1,000 records.
+        `batch` ({"source", "kind", "file_name", "steward"}) records the write as one import
+        (an `import_batch` row with its counts; every audit row names it), so that
+        `undo_import` can undo all of it in one step.
         """
         summary = WriteSummary()
         records = list(records)
@@ -396,8 +417,23 @@ class Directory:
             stored = _stored_records(s.connection(), {r.source for r in records})  # key -> (id, record)
             created: dict[tuple[str, str], str] = {}  # key -> id of services created by this call
             reverified: list[tuple[str, ServiceRecord, ServiceRecord]] = []  # (id, old, new): only the date moved
-            new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor)
+            ib = None
+            if batch is not None:
+                ib = ImportBatch(actor=(batch.get("steward") or actor)[:200], source=(batch.get("source") or None),
+                                 kind=batch.get("kind"), file_name=(batch.get("file_name") or None),
+                                 new=0, updated=0, closed=0, unchanged=0)
+                if ib.source:
+                    ib.source = ib.source[:100]
+                if ib.file_name:
+                    ib.file_name = ib.file_name[:300]
+                s.add(ib)
+                s.flush()
+                summary.batch_id = ib.id
+            new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor,
+                                summary.batch_id)
             for i, r in enumerate(records):
+                if progress is not None and i % 1000 == 0:
+                    progress(i / max(len(records), 1))
                 if fail_after is not None and i >= fail_after:
                     new_rows.write()
                     s.flush()
@@ -426,14 +462,21 @@ class Directory:
                     continue
                 stored[r.key] = (sv.id, r)
                 summary.updated += 1
+                if old.status == "active" and r.status != "active":
+                    summary.closed += 1
                 self._apply(s, sv, r, terms, orgs)
                 s.add(Audit(actor=actor, source=r.source, action="update", service_id=sv.id, before=_json(old),
-                            after=_json(r)))
+                            after=_json(r), batch_id=summary.batch_id))
                 if i % 500 == 499:
                     s.flush()
             new_rows.write()
             s.flush()
-            _write_reverified(s, reverified, actor)
+            _write_reverified(s, reverified, actor, summary.batch_id)
+            if summary.changed or reverified:
+                bump_version(s)
+            if ib is not None:
+                ib.new, ib.updated, ib.closed, ib.unchanged = (summary.new, summary.updated, summary.closed,
+                                                               summary.unchanged)
         return summary
 
     @classmethod
@@ -538,6 +581,7 @@ class Directory:
                 s.add(Audit(actor=actor[:200], source=r.source, action="create" if before is None else "update",
                             service_id=sv.id, before=before, after=_json(r)))
                 s.flush()
+                bump_version(s)
                 return stored_of(sv)
         except StaleDataError as e:
             raise StaleEdit(service_id or "") from e
@@ -553,6 +597,7 @@ class Directory:
                 s.add(Audit(actor=actor[:200], source=sv.source, action="delete", service_id=sv.id,
                             before=_json(record_of(sv)), after=None))
                 self._remove(s, sv)
+                bump_version(s)
         except StaleDataError as e:
             raise StaleEdit(service_id) from e
 
@@ -564,23 +609,32 @@ class Directory:
         for loc in locations:
             s.delete(loc)
 
+    @staticmethod
+    def _undoable(s: Session, service_id: str) -> Audit:
+        """The newest change of a service that no undo has cancelled yet."""
+        pending = 0
+        for a in s.scalars(select(Audit).where(Audit.service_id == service_id).order_by(Audit.id.desc())):
+            if a.action == "undo":
+                pending += 1  # each undo cancels the newest change before it not yet cancelled
+            elif pending:
+                pending -= 1
+            else:
+                return a
+        raise NotFound("No recorded change of this service left to undo.")
+
+    def undo_target(self, service_id: str) -> ServiceRecord | None:
+        """What `undo` would restore (None: the undo removes the service)."""
+        with self.Session() as s:
+            last = self._undoable(s, service_id)
+            return normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
+
     def undo(self, service_id: str, actor: str) -> str:
         """Undo the last change of a service not undone yet: restore the record as it was before
         that change (or remove a service it created, or bring back one it deleted). The undo is
         itself recorded; undoing again steps further back. Returns what was undone."""
         try:
             with self.Session.begin() as s:
-                last, pending = None, 0
-                for a in s.scalars(select(Audit).where(Audit.service_id == service_id).order_by(Audit.id.desc())):
-                    if a.action == "undo":
-                        pending += 1  # each undo cancels the newest change before it not yet cancelled
-                    elif pending:
-                        pending -= 1
-                    else:
-                        last = a
-                        break
-                if last is None:
-                    raise NotFound("No recorded change of this service left to undo.")
+                last = self._undoable(s, service_id)
                 terms = self._terms(s)
                 target = normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
                 sv = s.get(Service, service_id, populate_existing=True)
@@ -603,6 +657,7 @@ class Directory:
                     self._apply(s, sv, target, terms, {})
                 s.add(Audit(actor=actor[:200], source=(target or current).source if (target or current) else None,
                             action="undo", service_id=service_id, before=_json(current), after=_json(target)))
+                bump_version(s)
                 return last.action
         except StaleDataError as e:
             raise StaleEdit(service_id) from e
@@ -713,6 +768,8 @@ class Directory:
                 elif (m.code, m.note) != (w["code"], w["note"]):
                     m.code, m.note, m.updated_by = w["code"], w["note"], actor[:200]
                     changed += 1
+            if changed:
+                bump_version(s)
         return changed
 
     # ---------------------------------------------------------- reads
@@ -817,7 +874,8 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
     return out
 
 
-def _write_reverified(s: Session, rows: list[tuple[str, ServiceRecord, ServiceRecord]], actor: str) -> None:
+def _write_reverified(s: Session, rows: list[tuple[str, ServiceRecord, ServiceRecord]], actor: str,
+                      batch_id: int | None = None) -> None:
     """Services whose only change is the last-verified date: one UPDATE per row by executemany
     (version up by one, as an ORM update would), with their audit rows."""
     if not rows:
@@ -828,15 +886,16 @@ def _write_reverified(s: Session, rows: list[tuple[str, ServiceRecord, ServiceRe
         [{"sid": sid, "d": new.last_verified, "now": now} for sid, _, new in rows])
     s.execute(Audit.__table__.insert(), [
         {"at": now, "actor": actor, "source": new.source, "action": "update", "service_id": sid,
-         "before": _json(old), "after": _json(new)} for sid, old, new in rows])
+         "before": _json(old), "after": _json(new), "batch_id": batch_id} for sid, old, new in rows])
 
 
 class _NewRows:
     """Rows of new services for each table, written with one executemany per table (much
     faster than the ORM's unit of work for a large import; same rows as `_apply` makes)."""
 
-    def __init__(self, s: Session, terms: dict[str, TaxonomyTerm], org_names: set[str], actor: str):
-        self.s, self.terms, self.actor = s, terms, actor
+    def __init__(self, s: Session, terms: dict[str, TaxonomyTerm], org_names: set[str], actor: str,
+                 batch_id: int | None = None):
+        self.s, self.terms, self.actor, self.batch_id = s, terms, actor, batch_id
         self.org_ids: dict[str, str] = {}
         names = sorted(org_names)
         for i in range(0, len(names), 500):
@@ -889,7 +948,8 @@ class _NewRows:
         for code in r.types:
             rows["service_taxonomy"].append({"service_id": sid, "taxonomy_term_id": self.terms[code].id})
         rows["audit"].append({"at": now, "actor": self.actor, "source": r.source, "action": "create",
-                              "service_id": sid, "before": None, "after": _json(r)})
+                              "service_id": sid, "before": None, "after": _json(r),
+                              "batch_id": self.batch_id})
         self.n += 1
         return sid
 

@@ -30,9 +30,17 @@ class ImportRefused(Exception):
 
 
 def read_file(kind: str, data: bytes, source: str, postcodes: PostcodeIndex | None, directory: Directory | None,
-              filename: str | None = None, limit_bytes: int | None = None, links: bytes | None = None) -> Report:
+              filename: str | None = None, limit_bytes: int | None = None, links: bytes | None = None,
+              max_rows: int | None = None) -> Report:
     """The importer's report for an uploaded file of `kind` (a key of KINDS); `links`: GIAS's
-    links file beside a children's centres extract."""
+    links file beside a children's centres extract. With `max_rows` (browser uploads), a file
+    holding more records is refused before it is validated."""
+    if max_rows is not None and kind in KINDS:
+        from .report import too_big, too_many_rows
+
+        refused = too_big(data, limit_bytes) or too_many_rows(kind, data, max_rows)
+        if refused:
+            return Report(problems=[refused], unit="service" if kind == "oruk" else "row")
     if kind == "csv":
         from .csv_import import read_services_csv
 
@@ -89,6 +97,11 @@ class Review:
         rep = self.report
         if rep.file_error or (not rep.records and rep.errors and all(p.row == 0 for p in rep.errors)):
             return "The file can't be imported: " + " ".join(p.message for p in rep.errors if p.row <= 1)
+        if rep.errors and not rep.records:
+            n = len(rep.rejected_rows)
+            every = f"the {rep.unit}" if n == 1 else f"all {n} {rep.unit}s"
+            return (f"Nothing to write: {every} {'was' if n == 1 else 'were'} rejected (see the problems). Fix "
+                    "them and upload again.")
         if rep.errors and not skip_rejected:
             n = len(rep.rejected_rows)
             return (f"{n} {rep.unit}{'s' if n != 1 else ''} have problems. Fix them and upload again, or choose to "
@@ -136,14 +149,22 @@ def _retire_closed(report: Report, directory: Directory) -> None:
 
 
 def commit(rv: Review, directory: Directory, actor: str, skip_rejected: bool = False,
-           fail_after: int | None = None) -> WriteSummary:
-    """Write the reviewed records in one transaction: all of them or, on any failure, none."""
+           fail_after: int | None = None, progress=None, *, source: str | None = None, kind: str | None = None,
+           file_name: str | None = None, steward: str | None = None) -> WriteSummary:
+    """Write the reviewed records in one transaction: all of them or, on any failure, none.
+    The write is recorded as one import batch (source, kind, file name, steward), which
+    `batches.undo_import` can undo in one step."""
     if not actor or not actor.strip():
         raise ImportRefused("Say who you are: every change records who made it.")
     reason = rv.refusal(skip_rejected)
     if reason:
         raise ImportRefused(reason)
-    return directory.upsert(rv.records, actor=actor.strip(), fail_after=fail_after)
+    if source is None:
+        common = rv.sources.most_common(1)
+        source = common[0][0] if common else None
+    batch = {"source": source, "kind": kind, "file_name": Path(file_name).name if file_name else None,
+             "steward": (steward or actor).strip()}
+    return directory.upsert(rv.records, actor=actor.strip(), fail_after=fail_after, progress=progress, batch=batch)
 
 
 def actor_for(steward: str, kind: str, filename: str | None) -> str:
