@@ -75,6 +75,36 @@ class Areas:
         df = pd.read_parquet(path)
         return dict(zip(df.code, df.official_name))
 
+    @cached_property
+    def units(self) -> pd.DataFrame:
+        """Every area of every kind (area_kinds.all_units): kind, code, name, official_name, parent, counts."""
+        from .area_kinds import all_units
+
+        return all_units(self.lsoa, self.official_names)
+
+    def unit_codes(self) -> dict[str, set[str]]:
+        return {k: set(g.code) for k, g in self.units.groupby("kind")}
+
+    def boundaries(self, kind: str) -> gpd.GeoDataFrame:
+        """Boundaries of one kind of area (area_kinds), with its code column; regions and England
+        are dissolved from the districts."""
+        from .area_kinds import kind as area_kind
+
+        k = area_kind(kind)
+        if k.boundaries:
+            return getattr(self, k.boundaries)
+        return self._dissolved(k.code)
+
+    def _dissolved(self, code: str) -> gpd.GeoDataFrame:
+        cache = self.__dict__.setdefault("_dissolved_cache", {})
+        if code not in cache:
+            from .area_kinds import with_country
+
+            keys = with_country(self.districts)[["ltla24_code", code]]
+            d = self.district_boundaries.merge(keys, on="ltla24_code")
+            cache[code] = d.dissolve(by=code, as_index=False)[[code, "geometry"]]
+        return cache[code]
+
     def lsoa_of_points(self, x, y):
         """The LSOA whose population-weighted centroid is nearest each BNG point (KD-tree).
 

@@ -90,6 +90,11 @@ class Service(Base):
     assured_date: Mapped[date | None] = mapped_column(Date)  # ORUK: when last verified
     source: Mapped[str] = mapped_column(String(100))  # addition: where the record came from
     source_id: Mapped[str] = mapped_column(String(200))  # addition: its id there (URN, ORUK id, ...)
+    # addition: a linked site's main service (same source): its id there and its name (GIAS links)
+    part_of_id: Mapped[str | None] = mapped_column(String(200))
+    part_of_name: Mapped[str | None] = mapped_column(String(300))
+    # addition: when the source first listed it as closed, or first no longer listed it (kept, not deleted)
+    closed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking between stewards
@@ -115,6 +120,8 @@ class Location(Base):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+    # addition: what the point is: "building", "postcode" (the postcode's centre) or "sector" (about 1 km)
+    precision: Mapped[str] = mapped_column(String(10), default="building", server_default="building")
     __table_args__ = (Index("ix_location_postal_code", "postal_code"),)  # duplicate checks on import
 
 

@@ -67,12 +67,19 @@ with tab_import:
     upload = st.file_uploader(f"File (CSV or JSON, up to {megabytes(config.upload_limit_bytes())} and "
                               f"{config.upload_max_rows():,} rows)", type=["csv", "json"],
                               key=f"md_upload_{state.md_upload_n}", max_upload_size=max(1, math.ceil(limit_mb)))
+    links_upload = None
+    if kind == "gias-cc":
+        links_upload = st.file_uploader(
+            "GIAS links file (optional: links_edubaseallchildrencentreYYYYMMDD.csv, says which centre each linked "
+            "site belongs to)", type=["csv"], key=f"md_links_{state.md_upload_n}",
+            max_upload_size=max(1, math.ceil(limit_mb)))
     if upload is not None and not source:
         st.warning("Say who published this list (the source) to check the file.")
     elif upload is not None:
         with st.status(f"Checking {text.md(upload.name)}...", expanded=False) as checking:
             st.write("Reading the file and validating every row")
             report = read_file(kind, upload.getvalue(), source, areas.postcodes, directory, upload.name,
+                               links=links_upload.getvalue() if links_upload is not None else None,
                                max_rows=config.upload_max_rows())
             st.write(f"Comparing {steward.plural(len(report.records), 'record')} with the directory")
             rv = review(report, directory)
@@ -87,7 +94,20 @@ with tab_import:
         for col, label in zip(cols, ["new", "updated", "unchanged", "rejected", "warnings"]):
             col.metric(label.capitalize(), counts[label])
         for note in report.notes:
-            st.info(note)
+            st.info(text.md(note))
+        if rv.sync is not None:
+            sc = rv.sync.counts
+            st.write(f"**Sync review** against the stored {text.md(rv.sync.source)}: what changes when you commit")
+            for col, (label, key) in zip(st.columns(6), [("New", "new"), ("Changed", "changed"),
+                                                         ("No longer listed", "no_longer_listed"),
+                                                         ("Reappeared", "reappeared"), ("Listed as closed", "closed"),
+                                                         ("Can't be placed", "unplaceable")]):
+                col.metric(label, sc[key])
+            if rv.sync.rows():
+                st.dataframe(rv.sync.rows(), hide_index=True, width="stretch")
+            st.caption(f"{sc['unchanged']:,} centres are unchanged (their last-verified date moves to this "
+                       "version). Centres no longer listed are marked closed with this version's date and kept, "
+                       "never deleted.")
         if rv.sources and set(rv.sources) != {source}:
             st.warning("This file writes records of these sources: "
                        + ", ".join(f"{text.md(k)} ({v})" for k, v in rv.sources.items()))

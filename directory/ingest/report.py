@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 from .. import config
 from ..text import describe_controls, strip_controls
@@ -46,6 +47,12 @@ class Report:
     unmapped_terms: Counter = field(default_factory=Counter)  # (vocabulary, term) -> services
     closed: list[tuple[str, str, int, str]] = field(default_factory=list)  # (source, id, row, status) the file
     # lists as closed: review() marks them defunct if they are stored and active
+    unplaceable: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, id, name, why): open
+    # services the file lists that can't be put on the map (not imported, never silently dropped)
+    listed: set[str] | None = None  # a full register (GIAS): every id it lists, any status; the review
+    # marks stored services of the source it no longer lists as closed
+    version_date: date | None = None  # the register's date (from its file name)
+    links_known: bool = True  # False: the file came without the links that say what each site is part of
 
     def add(self, record: ServiceRecord, row: int) -> None:
         self.records.append(record)

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..geocode import PostcodeIndex
 from ..store import Directory, ServiceRecord, WriteSummary, too_long
 from .report import ERROR, WARNING, Problem, Report
+from .sync import SyncReview, register_source, retire_unlisted, sync_review
 
 KINDS = {
     "csv": "Our CSV template",
@@ -29,9 +30,11 @@ class ImportRefused(Exception):
 
 
 def read_file(kind: str, data: bytes, source: str, postcodes: PostcodeIndex | None, directory: Directory | None,
-              filename: str | None = None, limit_bytes: int | None = None, max_rows: int | None = None) -> Report:
-    """The importer's report for an uploaded file of `kind` (a key of KINDS). With `max_rows` (browser
-    uploads), a file holding more records is refused before it is validated."""
+              filename: str | None = None, limit_bytes: int | None = None, links: bytes | None = None,
+              max_rows: int | None = None) -> Report:
+    """The importer's report for an uploaded file of `kind` (a key of KINDS); `links`: GIAS's
+    links file beside a children's centres extract. With `max_rows` (browser uploads), a file
+    holding more records is refused before it is validated."""
     if max_rows is not None and kind in KINDS:
         from .report import too_big, too_many_rows
 
@@ -50,7 +53,8 @@ def read_file(kind: str, data: bytes, source: str, postcodes: PostcodeIndex | No
     if kind == "gias-cc":
         from .gias import CHILDRENS_CENTRES_SOURCE, read_childrens_centres
 
-        return read_childrens_centres(data, postcodes, filename, limit_bytes, source or CHILDRENS_CENTRES_SOURCE)
+        return read_childrens_centres(data, postcodes, filename, limit_bytes, source or CHILDRENS_CENTRES_SOURCE,
+                                      links)
     raise ValueError(f"unknown import kind {kind!r}: use one of {', '.join(KINDS)}")
 
 
@@ -66,6 +70,7 @@ def default_source(kind: str, filename: str | None = None) -> str:
 class Review:
     report: Report
     states: dict[tuple[str, str], str] = field(default_factory=dict)
+    sync: "SyncReview | None" = None  # a register's re-import (GIAS): new, changed, no longer listed...
 
     @property
     def records(self) -> list[ServiceRecord]:
@@ -108,7 +113,8 @@ class Review:
 
 def review(report: Report, directory: Directory) -> Review:
     """Check the report's records against the directory and classify them (nothing is written)."""
-    dups = directory.find_duplicates(report.records)
+    register = report.listed is not None  # a full register (GIAS): a re-import is a sync
+    dups = directory.find_duplicates(report.records, same_source_warns=register)
     for i, rec in enumerate(report.records):
         for fieldname, message in too_long(rec):
             dups.setdefault(i, []).append((fieldname, message, ERROR))
@@ -124,8 +130,11 @@ def review(report: Report, directory: Directory) -> Review:
             rows.append(n)
         report.records, report.record_rows = keep, rows
     _retire_closed(report, directory)
+    source = register_source(report) if register else None
+    stored = retire_unlisted(report, directory, source) if source else {}
     report.problems.sort(key=lambda p: (p.row, p.severity != ERROR))
-    return Review(report, directory.classify(report.records))
+    return Review(report, directory.classify(report.records),
+                  sync_review(report, stored, source) if source else None)
 
 
 def _retire_closed(report: Report, directory: Directory) -> None:
@@ -133,7 +142,7 @@ def _retire_closed(report: Report, directory: Directory) -> None:
     for source, source_id, n, status in report.closed:
         stored = directory.find(source, source_id)
         if stored is not None and stored.record.status == "active":
-            report.add(dataclasses.replace(stored.record, status="defunct"), n)
+            report.add(dataclasses.replace(stored.record, status="defunct", closed_on=report.version_date), n)
             report.problems.append(Problem(n, "EstablishmentStatus (name)", f"“{stored.record.name}” is now "
                                            f"“{status}”: it will be marked defunct (hidden from families).",
                                            WARNING))
