@@ -72,7 +72,18 @@ def cmd_import(args) -> int:
               "same name each time, so that re-importing updates instead of duplicating.", file=sys.stderr)
         return EXIT_USAGE
     directory = ensure_ready(args.raw, progress=progress_line)
-    report = read_file(kind, path.read_bytes(), source, Areas.load().postcodes, directory, path.name)
+    links = None
+    if kind == "gias-cc":
+        from .ingest.gias_cc import links_beside
+
+        links_path = Path(args.links) if getattr(args, "links", None) else links_beside(path)
+        if links_path is not None and not links_path.is_file():
+            print(f"error: no file {links_path}", file=sys.stderr)
+            return EXIT_DATA
+        links = links_path.read_bytes() if links_path else None
+        if links_path:
+            print(f"links: {links_path}")
+    report = read_file(kind, path.read_bytes(), source, Areas.load().postcodes, directory, path.name, links=links)
     rv = review(report, directory)
     for p in report.problems:
         print(f"{report.unit} {p.row}\t{p.severity}\t{p.field}\t{p.message}")
@@ -80,6 +91,11 @@ def cmd_import(args) -> int:
         print(f"note: {note}")
     for (vocabulary, term, name), n in report.unmapped_terms.most_common():
         print(f"unmapped term\t{vocabulary or '-'}\t{term}\t{name}\t{n} service(s)")
+    if rv.sync is not None:
+        from .ingest.sync import summary_lines
+
+        for line in summary_lines(rv.sync):
+            print(line)
     c = rv.counts
     print(f"{report.rows} {report.unit}s: {c['new']} new, {c['updated']} updated, {c['unchanged']} unchanged, "
           f"{c['rejected']} rejected, {c['skipped']} skipped, {c['warnings']} warnings")
@@ -330,6 +346,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--commit", action="store_true", help="write the records (one transaction)")
     i.add_argument("--skip-rejected", action="store_true", help="write the good records even if some are rejected")
     i.add_argument("--steward", default="command line", help="who is importing (recorded in the audit trail)")
+    i.add_argument("--links", help="gias-cc: GIAS's links file (default: links_<file name> beside the file)")
     i.set_defaults(func=cmd_import)
 
     e = sub.add_parser("export-directory", help="write every service as Open Referral UK JSON or our CSV template")
@@ -350,6 +367,10 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("not-verified", help="list active services not verified recently")
     v.add_argument("--days", type=int, default=365)
     v.set_defaults(func=cmd_not_verified)
+
+    from .stewards_cli import register as register_stewards
+
+    register_stewards(sub)
     from .taxonomy import TERMS
 
     cov = sub.add_parser(

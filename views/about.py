@@ -43,8 +43,14 @@ in proportion to Census 2021 children aged 0-15.
 **Income-deprived children** are the IoD2025 IDACI numerator; 815 LSOAs have no published value and are
 left blank (never guessed).
 
-**Services** are seeded from the Department for Education's register of local authority maintained nursery
-schools; councils and services add the rest by import.
+**Services** are seeded from the Department for Education's registers (Get Information About Schools): every
+open children's centre and linked site in England, from the newest children's centres extract in the raw folder,
+and the local authority maintained nursery schools; councils and services add the rest by import.
+
+**How precise each location is.** Nursery schools are at their buildings (GIAS's grid references). GIAS publishes
+no coordinates for children's centres, so each one is placed at the centre of its postcode (OS Code-Point Open),
+or, for a postcode no longer in Code-Point, at the middle of its postcode sector (about 1 km); every entry says
+which. The centre managers' names that GIAS lists are never read, stored or shown.
 """
 )
 ui.footer()
