@@ -511,10 +511,15 @@ def _service_sources(services: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _from_gias(services: pd.DataFrame) -> bool:
+def _gias_keys(services: pd.DataFrame) -> tuple[str, ...]:
+    """Catalogue keys of the GIAS extracts the services came from (nursery schools, children's centres)."""
     from .ingest.gias import SOURCE
+    from .ingest.gias_cc import CHILDRENS_CENTRES_SOURCE
 
-    return "source" in services and bool((services["source"] == SOURCE).any())
+    if "source" not in services:
+        return ()
+    used = set(services["source"])
+    return tuple(k for k, s in (("gias", SOURCE), ("gias_childrens_centres", CHILDRENS_CENTRES_SOURCE)) if s in used)
 
 
 def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
@@ -558,7 +563,7 @@ def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
         "sources": [
             {"key": k, "title": s.title, "publisher": s.publisher, "vintage": s.vintage, "licence": s.licence,
              "url": s.url or s.page or ""}
-            for k in _source_keys(u5) + (("gias",) if _from_gias(r.services) else ())
+            for k in _source_keys(u5) + _gias_keys(r.services)
             if (s := cat.sources.get(k)) is not None
         ],
         "build": _manifest(areas),

@@ -14,7 +14,7 @@ import pytest
 from directory import coverage as C
 from directory.areas import attach_areas
 
-TELFORD = "E06000020"  # Telford and Wrekin: two maintained nursery schools in GIAS
+TELFORD = "E06000020"  # Telford and Wrekin: two maintained nursery schools in GIAS, three children's centres
 WEST_MIDLANDS = "E12000005"
 STAMP = "2025-11-24T12:00:00Z"
 
@@ -34,6 +34,13 @@ def telford(areas, services):
     return C.coverage_tables(areas, services, authority=[TELFORD], demand="children_0_15", generated_at=STAMP)
 
 
+@pytest.fixture(scope="module")
+def telford_nurseries(areas, services):
+    """Telford's table of the maintained nursery schools alone (GIAS type early_education)."""
+    return C.coverage_tables(areas, services, types=["early_education"], authority=[TELFORD],
+                             demand="children_0_15", generated_at=STAMP)
+
+
 def brute_within(areas, x, y, radius_km=1.6):
     """LSOAs whose population-weighted centroid is within the radius: plain Pythagoras, no KD-tree."""
     lx, ly = areas.lsoa.x.to_numpy(), areas.lsoa.y.to_numpy()
@@ -44,8 +51,14 @@ def brute_within(areas, x, y, radius_km=1.6):
 # ---------------------------------------------------------------- by hand, on Telford and Wrekin
 
 
-def test_telford_services_and_children_within_reach_by_hand(areas, services, telford):
-    s = telford["service"].frame
+def test_telford_services_and_children_within_reach_by_hand(areas, services, telford, telford_nurseries):
+    # every service of the directory whose LSOA is in Telford is a row of its table, and no other
+    everything = telford["service"].frame
+    mine = services[services.lsoa21_code.isin(areas.lsoa.lsoa21_code[areas.lsoa.ltla24_code == TELFORD])]
+    assert sorted(everything["name"]) == sorted(mine["name"]) and len(everything) == len(mine)
+    assert set(mine.source) == {"DfE GIAS", "DfE GIAS children's centres"}
+    # the nursery schools alone: two catchments checked by hand
+    s = telford_nurseries["service"].frame
     assert s["name"].tolist() == ["Madeley Nursery School", "Oakengates Nursery School"]
     src = services.set_index("name")
     for row in s.itertuples():
@@ -58,13 +71,23 @@ def test_telford_services_and_children_within_reach_by_hand(areas, services, tel
                                                                          lsoa.imd_decile)
     # the real numbers (checked by the brute force above): the two catchments, 6.3 km apart, do not overlap
     assert s[["lsoas_within_radius", "children_within_radius"]].values.tolist() == [[16, 5342], [12, 3413]]
-    d = telford["district"].frame.iloc[0]
+    d = telford_nurseries["district"].frame.iloc[0]
     assert (d.lsoas, d.children_0_15, d.children_within, d.services) == (115, 36874, 5342 + 3413, 2)
     assert d.children_within_share == round(8755 / 36874, 6)
     assert d.services_per_1000_children == round(2 / 36874 * 1000, 6)
+    # every service: children of Telford's LSOAs within 1.6 km of any service (inside Telford or not),
+    # by brute force over all the directory's points
+    t = areas.lsoa[areas.lsoa.ltla24_code == TELFORD]
+    pts = services[["x", "y"]].to_numpy(float)
+    dist = np.hypot(t.x.to_numpy()[:, None] - pts[None, :, 0], t.y.to_numpy()[:, None] - pts[None, :, 1])
+    reached = dist.min(axis=1) <= 1600
+    d_all = telford["district"].frame.iloc[0]
+    assert (d_all.lsoas, d_all.children_0_15, d_all.services) == (115, 36874, len(mine))
+    assert d_all.children_within == t.children_0_15[reached].sum()
+    assert d_all.services_per_1000_children == round(len(mine) / 36874 * 1000, 6)
 
 
-def test_lsoa_nearest_distance_gap_and_e2sfca_by_hand(areas, services, telford):
+def test_lsoa_nearest_distance_gap_and_e2sfca_by_hand(areas, services, telford, telford_nurseries):
     t = telford["lsoa"].frame
     assert len(t) == 115 and set(t.ltla24_code) == {TELFORD}
     pts = services[["x", "y"]].to_numpy()
@@ -76,17 +99,37 @@ def test_lsoa_nearest_distance_gap_and_e2sfca_by_hand(areas, services, telford):
         assert row.n_within == (d <= 1.6).sum()
         assert row.within == (d.min() <= 1.6)
         assert row.gap == (lsoa.loc[code, "imd_decile"] in (1, 2) and d.min() > 1.6)
-    # E2SFCA at Oakengates' own LSOA: the only service in reach, in the first zone (weight 1), so
-    # A = 1 / sum_i P_i W(d_i) over Oakengates' catchment, per 1,000 children
+    # E2SFCA at Oakengates' own LSOA: A = sum_j W(d_oj) / sum_i P_i W(d_ij) over the services j in
+    # reach of it, each service's weighted demand over every LSOA of England, per 1,000 children
+    def weight(d):
+        return np.select([d <= 1600 / 3, d <= 3200 / 3, d <= 1600], [1.0, 0.68, 0.22], 0.0)
+
     oak = services[services.name == "Oakengates Nursery School"].iloc[0]
-    d, within = brute_within(areas, oak.x, oak.y)
-    w = np.select([d <= 1600 / 3, d <= 3200 / 3, d <= 1600], [1.0, 0.68, 0.22], 0.0)
-    expected = 1000 / (areas.lsoa.children_0_15.to_numpy() * w).sum()
+    home = lsoa.loc[oak.lsoa21_code, ["x", "y"]].to_numpy(float)
+    d_home = np.sqrt(((pts - home) ** 2).sum(axis=1))
+    expected = 0.0
+    for j in np.flatnonzero(d_home <= 1600):
+        d, _ = brute_within(areas, pts[j, 0], pts[j, 1])
+        expected += weight(d_home[j]) / (areas.lsoa.children_0_15.to_numpy() * weight(d)).sum()
     own = t.set_index("lsoa21_code").loc[oak.lsoa21_code]
-    assert own.n_within == 1 and own.e2sfca_per_1000 == pytest.approx(expected, abs=1e-6)
+    assert own.n_within == (d_home <= 1600).sum() >= 1
+    assert own.e2sfca_per_1000 == pytest.approx(1000 * expected, abs=1e-6)
+    # gaps by brute force: decile 1-2 and no service of England within 1.6 km of the LSOA's centroid
+    here = lsoa.loc[t.lsoa21_code]
+    nearest = np.sqrt((here.x.to_numpy()[:, None] - pts[None, :, 0]) ** 2
+                      + (here.y.to_numpy()[:, None] - pts[None, :, 1]) ** 2).min(axis=1)
+    gap = here.imd_decile.isin([1, 2]).to_numpy() & (nearest > 1600)
     d_table = telford["district"].frame.iloc[0]
-    assert d_table.gap_lsoas == t.gap.sum() == 16
-    assert d_table.gap_children == t.children_0_15[t.gap].sum() == 5902
+    assert d_table.gap_lsoas == t.gap.sum() == gap.sum()
+    assert d_table.gap_children == t.children_0_15[t.gap].sum() == here.children_0_15.to_numpy()[gap].sum()
+    # the nursery schools alone (the directory before the children's centres): 16 gap LSOAs, 5,902 children
+    n_table = telford_nurseries["district"].frame.iloc[0]
+    nursery = services[services.types.map(lambda ts: "early_education" in ts)][["x", "y"]].to_numpy(float)
+    far = np.sqrt((here.x.to_numpy()[:, None] - nursery[None, :, 0]) ** 2
+                  + (here.y.to_numpy()[:, None] - nursery[None, :, 1]) ** 2).min(axis=1) > 1600
+    gap_n = here.imd_decile.isin([1, 2]).to_numpy() & far
+    assert (n_table.gap_lsoas, n_table.gap_children) == (gap_n.sum(), here.children_0_15.to_numpy()[gap_n].sum()) \
+        == (16, 5902)
 
 
 def test_an_authority_is_exactly_its_rows_of_the_national_table(national, telford):
@@ -208,16 +251,22 @@ def test_parameters_are_normalised(areas):
     assert C.check_params(areas, utla=["Worcestershire"]).codes("utla") == ("E10000034",)
 
 
-def test_metadata_states_parameters_vintages_build_and_time(national):
+def test_metadata_states_parameters_vintages_build_and_time(national, services):
     m = national["district"].metadata
     assert m["generated_at"] == STAMP
     assert m["parameters"]["radius_km"] == 1.6 and m["parameters"]["gap_imd_deciles"] == [1, 2]
     assert m["parameters"]["service_type_labels"] == ["all types"]
     vintages = {s["key"]: s["vintage"] for s in m["sources"]}
     assert vintages["iod_ranks"] == "IoD2025 (Oct 2025)" and vintages["census_children"].startswith("Census 2021")
-    assert vintages["gias"] == "24 May 2025"
-    assert m["services"]["by_source"] == [{"source": "DfE GIAS", "locations": 378, "last_verified_from": "2025-05-24",
-                                           "last_verified_to": "2025-05-24"}]
+    assert vintages["gias"] == "24 May 2025" and vintages["gias_childrens_centres"].startswith("21 Aug 2026")
+    # one entry per source, recounted from the service frame
+    by_source = {r["source"]: r for r in m["services"]["by_source"]}
+    assert list(by_source) == sorted(services.source.unique())
+    for src, g in services.groupby("source"):
+        assert by_source[src] == {"source": src, "locations": len(g), "last_verified_from": str(g.last_verified.min()),
+                                  "last_verified_to": str(g.last_verified.max())}
+    assert by_source["DfE GIAS"] == {"source": "DfE GIAS", "locations": 378, "last_verified_from": "2025-05-24",
+                                     "last_verified_to": "2025-05-24"}
     assert m["build"]["version"] and m["build"]["inputs_sha256"]["lsoa21_boundaries.gpkg"]
     assert "Open Government Licence" in m["attribution"]
     for name, t in national.items():
