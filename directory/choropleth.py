@@ -394,10 +394,24 @@ def _bounds(gj: dict) -> list[list[float]] | None:
     return [[min(ys), min(xs)], [max(ys), max(xs)]] if xs else None
 
 
+def services_near(services: pd.DataFrame, measures: pd.DataFrame, radius_km: float) -> pd.DataFrame:
+    """The services an area's map draws: in its LSOAs (where `services` has lsoa21_code) or inside the box
+    of its LSOAs' centroids widened by the radius (every service whose catchment reaches a centroid)."""
+    if services.empty or measures.empty:
+        return services.iloc[:0]
+    r = radius_km * 1000
+    keep = (services.x.between(measures.x.min() - r, measures.x.max() + r)
+            & services.y.between(measures.y.min() - r, measures.y.max() + r))
+    if "lsoa21_code" in services and "lsoa21_code" in measures:
+        keep |= services.lsoa21_code.isin(measures.lsoa21_code)
+    return services[keep]
+
+
 def authority_map(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure: Measure, *, radius_km: float,
                   services: pd.DataFrame, sites: pd.DataFrame | None = None,
                   outline: gpd.GeoDataFrame | None = None) -> tuple[folium.Map, Classes]:
-    """Choropleth of one authority's LSOAs (rows of access.lsoa_measures), its services and new sites."""
+    """Choropleth of one authority's LSOAs (rows of access.lsoa_measures), its services (those
+    `services_near` it) and new sites."""
     classes = classify(measures[measure.column], measure, radius_km)
     gj = lsoa_features(boundaries, measures, measure, classes)
     b = _bounds(gj)
@@ -415,7 +429,7 @@ def authority_map(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure:
         folium.GeoJson(rounded_geojson(outline.geometry.union_all(), 4), name="Boundary",
                        style_function=lambda f: {"fill": False, "color": "#000000", "weight": 2},
                        interactive=False).add_to(m)
-    add_services(m, services)
+    add_services(m, services_near(services, measures, radius_km))
     if sites is not None and len(sites):
         add_sites(m, sites, radius_km)
     Legend(f"{measure.label} ({measure.unit})", classes.legend()).add_to(m)

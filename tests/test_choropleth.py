@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import folium
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,6 +20,12 @@ TWO_MB = 2 * 1024 * 1024
 @pytest.fixture(scope="module")
 def measures(areas, seeded):
     return access.lsoa_measures(areas.lsoa, seeded.service_frame(), radius_km=1.6)
+
+
+def _walk(element):
+    for child in element._children.values():
+        yield child
+        yield from _walk(child)
 
 
 def largest(areas, column: str) -> str:
@@ -42,6 +49,18 @@ def test_largest_area_maps_stay_under_2_mb(areas, seeded, measures, kind, column
                                         services=services, sites=sites, outline=bounds[bounds[column] == code])
         size = choropleth.page_bytes(m)
         assert size < TWO_MB, f"{code_}: {size:,} bytes"
+    # the map draws the services in and around the area, not England's: every service within the
+    # radius of one of its LSOAs' centroids (brute force), and none outside the widened box of them
+    drawn = {(round(c.location[0], 5), round(c.location[1], 5)) for c in _walk(m)
+             if isinstance(c, folium.CircleMarker) and not isinstance(c, folium.Circle)}
+    d = np.hypot(rows.x.to_numpy()[:, None] - services.x.to_numpy()[None, :],
+                 rows.y.to_numpy()[:, None] - services.y.to_numpy()[None, :])
+    reach = services[(d <= 1600).any(axis=0)]
+    box = services[services.x.between(rows.x.min() - 1600, rows.x.max() + 1600)
+                   & services.y.between(rows.y.min() - 1600, rows.y.max() + 1600)]
+    def points(df):
+        return {(round(float(a), 5), round(float(b), 5)) for a, b in zip(df.lat, df.lon)}
+    assert len(reach) > 0 and points(reach) <= drawn == points(box) and len(box) < len(services) and len(box) <= 1500
     # the GeoJSON alone: every LSOA, rounded, only the tooltip's properties
     classes = choropleth.classify(rows.gap_children, MEASURES["gap"], 1.6)
     gj = choropleth.lsoa_features(areas.lsoa_boundaries, rows, MEASURES["gap"], classes)

@@ -195,8 +195,7 @@ with map_col:
             + (f" Showing {shown:,} of {len(pool):,} services." if shown < len(pool) else "")
         )
     else:
-        near = pool[pool.x.between(rows.x.min() - r * 1000, rows.x.max() + r * 1000)
-                    & pool.y.between(rows.y.min() - r * 1000, rows.y.max() + r * 1000)]
+        near = choropleth.services_near(pool, rows, r)
         bounds = areas.boundaries(state.kind)
         outline = bounds[bounds[kind.code] == state.area]
         fmap, classes = choropleth.authority_map(lsoa_boundaries_of(kind.code, state.area), rows, measure,
