@@ -57,7 +57,7 @@ def test_rows_with_problems_are_reported_with_their_row(postcodes):
         gias_cc_row(4, name="Nowhere", Easting="", Northing="", postcode=""),
         gias_cc_row(5, name="Off The Grid", Easting="9999999", Northing="1"),
         gias_cc_row(6, name="Odd Postcode", postcode="TF1 1CC"),  # malformed, but the point is known
-        gias_cc_row(7, name="Unknown Postcode", Easting="", Northing="", postcode="SW1A 1AA"),
+        gias_cc_row(7, name="Unknown Postcode", Easting="", Northing="", postcode="TF1 1ZZ"),
         gias_cc_row(8, name="Good Centre again", URN="20000"),
     ]
     rep = read_childrens_centres(gias_cc_csv(rows), postcodes, FILE)

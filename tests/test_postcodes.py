@@ -215,3 +215,14 @@ def test_lsoa21_of_each_postcode_agrees_with_ons(areas, raw):
     tf = got[got.pcd.str.startswith("TF1") & got.lsoa11.isin(unchanged)]
     assert len(tf) > 1_000
     assert (tf.lsoa21 == tf.lsoa11).mean() >= 0.85
+
+
+def test_about_page_states_national_postcodes(seeded, areas):
+    at = AppTest.from_file("../views/about.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric if m.label == "Postcodes searchable"] == [f"{areas.postcodes.n_postcodes:,}"]
+    assert areas.postcodes.n_postcodes == 1_492_079
+    caption = " ".join(c.value for c in at.caption)
+    assert "every English postcode" in caption and "OS Code-Point Open 2025.4.0" in caption
+    assert f"{areas.postcodes.agreement['rate']:.1%}" in caption and "9 areas" not in caption
