@@ -48,7 +48,7 @@ def upload(at: AppTest, kind: str, name: str, data: bytes, source: str | None = 
 
 
 def metrics(at: AppTest) -> dict[str, int]:
-    return {m.label: int(m.value) for m in at.metric}
+    return {m.label: int(str(m.value).replace(",", "")) for m in at.metric}
 
 
 def family_sees(q: str) -> list[str]:
