@@ -22,17 +22,19 @@ def progress_line(fraction: float, message: str) -> None:
 
 def cmd_data(args) -> int:
     from .build import build, needs_build
-    from .sources import catalogue, download, find_files
+    from .sources import catalogue, find_files
 
     raw = config.raw_dir(args.raw)
     if args.action == "download":
-        download(args.only or None, raw)
-        return EXIT_OK
+        return cmd_download(args, raw)
     if args.action == "status":
+        from .sources import is_missing
+
         cat = catalogue()
         for key, s in cat.sources.items():
             files = find_files(s, raw)
-            state = ", ".join(p.name for p in files) if files else ("MISSING" if s.required else "absent (optional)")
+            state = (", ".join(p.name for p in files) if files else "MISSING" if is_missing(s, raw, cat)
+                     else f"not needed ({s.required_unless} is present)" if s.required else "absent (optional)")
             print(f"{key:20} {state}")
         print(f"\nraw folder:   {raw}\nbuild folder: {config.build_dir(args.out)}")
         print("build is", "out of date" if needs_build(raw, args.out) else "up to date")
@@ -43,6 +45,43 @@ def cmd_data(args) -> int:
         print(f"built {config.build_dir(args.out)} in {time.perf_counter() - t:.1f} s")
     else:
         print(f"{config.build_dir(args.out)} is up to date (inputs unchanged)")
+    return EXIT_OK
+
+
+def download_progress(key: str, done: int, total: int | None, unit: str) -> None:
+    """One updating line per file on stderr: bytes, or rows for paged services."""
+    of = f" of {total:,}" if total else ""
+    pct = f" ({done / total:.0%})" if total else ""
+    end = "\n" if total and done >= total else ""
+    sys.stderr.write(f"\r  {key}: {done:,}{of} {unit}{pct}   {end}")
+    sys.stderr.flush()
+
+
+def cmd_download(args, raw: Path) -> int:
+    from .download import Fetcher, download, listing
+    from .sources import catalogue, is_missing
+
+    if args.list:
+        for line in listing():
+            print(line)
+        return EXIT_OK
+    cat = catalogue()
+    from .download import load_specs
+
+    unknown = [k for k in args.only or () if k not in load_specs(cat=cat)]
+    if unknown:
+        print(f"error: no source called {', '.join(unknown)} (see: python -m directory data download --list)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.if_missing:
+        missing = [s.key for s in cat.sources.values() if is_missing(s, raw, cat)]
+        if not missing:
+            return EXIT_OK
+        print(f"the raw folder {raw} lacks {', '.join(missing)}: downloading the official files")
+    t = time.perf_counter()
+    got = download(args.only or None, raw, fetcher=Fetcher(log=print, progress=download_progress))
+    saved = [k for k, p in got.items() if p is not None]
+    print(f"{len(saved)} source(s) in {raw} ({time.perf_counter() - t:.0f} s)")
     return EXIT_OK
 
 
@@ -408,7 +447,11 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("action", choices=["download", "build", "status"])
     d.add_argument("--out", help="build folder (default: $FSM_BUILD_DIR or data/build/)")
     d.add_argument("--force", action="store_true", help="rebuild even if inputs are unchanged")
-    d.add_argument("--only", nargs="*", help="download only these sources (keys in data/sources.toml)")
+    d.add_argument("--only", nargs="*", metavar="NAME",
+                   help="download only these sources (keys of data/sources.toml; see --list)")
+    d.add_argument("--list", action="store_true", help="download: list every source (name, method, URL)")
+    d.add_argument("--if-missing", action="store_true",
+                   help="download: do nothing unless a required source is missing from the raw folder")
     d.set_defaults(func=cmd_data)
 
     s = sub.add_parser("seed", parents=[common], help="create the directory and load the DfE GIAS maintained nursery schools")

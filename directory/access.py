@@ -224,7 +224,7 @@ DEFAULT_DECILES = (1, 2)
 DEMANDS = {
     "children_0_15": "children aged 0-15 (Census 2021)",
     "idaci_numerator": "income-deprived children (IoD2025 IDACI numerator)",
-    "under5": "children under 5 (ONS mid-2020 estimates carried to 2021 LSOAs)",
+    "under5": "children under 5 (Census 2021 TS007A when present, else ONS mid-2020 estimates carried to 2021 LSOAs)",
 }
 AREA_COLUMNS = [
     "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",

@@ -55,7 +55,7 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import access, taxonomy
+from . import access, taxonomy, under5
 from .access import DEFAULT_DECILES, DEFAULT_RADIUS_KM, DEMANDS
 from .area_kinds import ENGLAND_CODE, ENGLAND_NAME, KINDS, key_columns, with_country
 from .areas import Areas, attach_areas
@@ -395,7 +395,7 @@ def _service(r: _Run) -> pd.DataFrame:
 # ---------------------------------------------------------------- metadata
 
 
-def _column_docs(p: Params) -> dict[str, str]:
+def _column_docs(p: Params, under5_label: str = under5.label(None)) -> dict[str, str]:
     dem = DEMANDS[p.demand]
     r = f"{p.radius_km:g} km"
     dec = ", ".join(map(str, p.deciles))
@@ -411,7 +411,7 @@ def _column_docs(p: Params) -> dict[str, str]:
         "icb24_name": "NHS Integrated Care Board 2024 name",
         "under5_within": f"children under 5 in LSOAs with a service within {r}",
         "under5_within_share": "under5_within / under5 (fraction 0-1)",
-        "under5_within_radius": "children under 5 (ONS mid-2020, carried to 2021 LSOAs) in those LSOAs",
+        "under5_within_radius": f"children under 5 ({under5_label}) in those LSOAs",
         "within_share_imd1_2": f"share of {dem} in IMD deciles 1-2 (the most deprived 20%) with a service within {r}",
         "within_share_imd9_10": f"share of {dem} in IMD deciles 9-10 (the least deprived 20%) with a service within "
                                 f"{r}",
@@ -429,8 +429,7 @@ def _column_docs(p: Params) -> dict[str, str]:
         "children_0_15": "usual residents aged 15 and under (Census 2021)",
         "idaci_numerator": "income-deprived children aged 0-15 (IoD2025 IDACI numerator); blank where MHCLG "
                            "published none (suppressed), never estimated",
-        "under5": "children under 5: ONS mid-2020 estimate on 2011 LSOAs carried to 2021 LSOAs in proportion to "
-                  "Census 2021 children 0-15",
+        "under5": f"children under 5: {under5_label}",
         "nearest_km": "straight-line distance from the LSOA's population-weighted centroid to the nearest service "
                       "location of the chosen types, km (rounded to 0.1 m; blank when there is none)",
         "n_within": f"service locations of the chosen types within {r}",
@@ -523,6 +522,8 @@ def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
     units = areas.units
     names = dict(zip(units.code, units.name))
     notes = list(r.notes)
+    u5 = under5.source_of(areas.lsoa)
+    u5_label = under5.label(u5)
     if name in AREA_LEVELS and p.filters:
         notes.append("Area rows are whole areas overlapping the filter (e.g. the region holding an authority).")
     if name == "service":
@@ -539,7 +540,8 @@ def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
             "radius_km": p.radius_km,
             "gap_imd_deciles": list(p.deciles),
             "demand": p.demand,
-            "demand_label": DEMANDS[p.demand],
+            "demand_label": (f"children under 5 ({u5_label})" if p.demand == "under5" else DEMANDS[p.demand]),
+            "under5_source": u5,
             "distance": "straight line between ONS population-weighted LSOA centroids and service locations, "
                         "British National Grid",
             "decay": "E2SFCA step weights 1.00, 0.68, 0.22 over thirds of the radius (Luo & Qi 2009)",
@@ -556,15 +558,22 @@ def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
         "sources": [
             {"key": k, "title": s.title, "publisher": s.publisher, "vintage": s.vintage, "licence": s.licence,
              "url": s.url or s.page or ""}
-            for k in SOURCE_KEYS + (("gias",) if _from_gias(r.services) else ())
+            for k in _source_keys(u5) + (("gias",) if _from_gias(r.services) else ())
             if (s := cat.sources.get(k)) is not None
         ],
         "build": _manifest(areas),
         "attribution": cat.attribution,
         "notes": notes,
         "tables": {name: {"title": TITLES[name], "level": name, "rows": int(len(frame)),
-                          "geometry": GEOMETRY[name], "columns": schema(frame, _column_docs(p))}},
+                          "geometry": GEOMETRY[name], "columns": schema(frame, _column_docs(p, u5_label))}},
     }
+
+
+def _source_keys(under5_source: str) -> tuple[str, ...]:
+    """The catalogue sources behind the tables: the Census 2021 under-5s, or the two bridged from 2011."""
+    if under5_source == under5.CENSUS:
+        return tuple(k for k in SOURCE_KEYS if k not in ("under5", "lsoa11_lsoa21")) + ("census_under5",)
+    return SOURCE_KEYS
 
 
 def merge_metadata(tables: Iterable[CoverageTable]) -> dict:

@@ -44,6 +44,7 @@ from scipy.spatial import cKDTree
 from .access import DEFAULT_RADIUS_KM
 from .area_kinds import ENGLAND_CODE, KINDS, with_country
 from .ingest import gias_cc
+from .under5 import BRIDGED, label, source_of
 
 FILE_RE = re.compile(r"edubaseallchildrencentre(\d{8})\.csv(\.gz)?$", re.I)
 HISTORY_LEVELS = ("utla", "district", "icb", "region", "england")
@@ -228,6 +229,7 @@ class History:
     placed: pd.DataFrame  # centre_spans + place
     reach: pd.DataFrame  # lsoa_reach
     radius_km: float
+    under5_source: str = BRIDGED  # which under-5 counts the build used (under5.py)
 
     @property
     def unplaced(self) -> pd.DataFrame:
@@ -240,7 +242,7 @@ class History:
                f"Versions of the register: {', '.join(d.isoformat() for d in self.dates)}; matched by URN; "
                "centres are open children's centres and linked sites.",
                f"Within reach: a listed centre within {self.radius_km:g} km in a straight line of the LSOA's "
-               "population-weighted centre; under-5s are ONS mid-2020 estimates carried to 2021 LSOAs."]
+               f"population-weighted centre; under-5s are {label(self.under5_source)}."]
         if len(un):
             out.append(f"{len(un)} centres could not be placed (postcode not in the postcode table, often retired); "
                        "they count in England's row only: "
@@ -259,7 +261,8 @@ def history(versions: dict[date, pd.DataFrame], lsoa: pd.DataFrame, postcodes_sq
     spans = centre_spans(versions)
     points = postcode_points(postcodes_sqlite, normalise_postcode(spans.postcode))
     placed = place(spans, points, lsoa, lsoa_of_points)
-    return History(list(versions), versions, placed, lsoa_reach(lsoa, placed, radius_km), radius_km)
+    return History(list(versions), versions, placed, lsoa_reach(lsoa, placed, radius_km), radius_km,
+                   source_of(lsoa))
 
 
 def load(raw: Path, areas, radius_km: float = DEFAULT_RADIUS_KM) -> History:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from directory import config
+from directory import config, under5
 from directory.sources import catalogue
 
 st.title("About the data")
@@ -37,8 +37,7 @@ st.markdown(
 **How distances work.** Each neighbourhood (LSOA) is represented by its ONS population-weighted centroid.
 Distances are straight lines in British National Grid metres; walking times assume {config.WALKING_KMH:g} km/h.
 
-**Under-5s** are ONS mid-2020 estimates for 2011 LSOAs, carried to 2021 LSOAs with the ONS best-fit lookup
-in proportion to Census 2021 children aged 0-15.
+**Under-5s** are {under5.label(under5.source_of(areas.lsoa))}.
 
 **Income-deprived children** are the IoD2025 IDACI numerator; 815 LSOAs have no published value and are
 left blank (never guessed).

@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 import ui_areas
-from directory import coverage, exports, gapstate, taxonomy, text, urlstate
+from directory import coverage, exports, gapstate, taxonomy, text, under5, urlstate
 from directory.access import DEFAULT_RADIUS_KM
 
 PREVIEW_ROWS = 20
@@ -100,6 +100,7 @@ st.caption(
     f"{ss.ct_radius:g} km in a straight line; gap = IMD 2025 deciles 1-{ss.ct_deciles} with none within reach; "
     f"counting {DEMAND_LABELS[ss.ct_demand].lower()}. Made {meta['generated_at']} from "
     f"{meta['services']['locations']:,} service locations."
+    + (f" Under-5s: {under5.label(meta['parameters']['under5_source'])}." if ss.ct_demand == "under5" else "")
 )
 if level in coverage.AREA_LEVELS and chosen:
     st.caption("Area tables list whole areas: the districts of a chosen county, the region holding it, the ICBs "

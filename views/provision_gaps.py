@@ -10,7 +10,7 @@ from streamlit_folium import st_folium
 import ui
 import ui_areas
 import ui_history
-from directory import access, area_kinds, choropleth, gapstate, taxonomy, text
+from directory import access, area_kinds, choropleth, gapstate, taxonomy, text, under5
 from directory.choropleth import ENGLAND, MEASURES
 
 GAP_ROWS_SHOWN = 100
@@ -124,6 +124,7 @@ st.caption(
        "reach, which may not mean no support at all)" if len(services) and
        set(t for ts in services.types for t in ts) <= {"early_education"} else "")
     + "."
+    + (f" Under-5s: {under5.label(under5.source_of(areas.lsoa))}." if state.demand == "under5" else "")
 )
 if len(pool) == 0:
     st.warning("No service in the directory offers these types yet, so every neighbourhood is far from support. "
@@ -303,8 +304,8 @@ with st.expander("What the measures mean", expanded=False):
         f"- **Deprived**: the neighbourhood is in IMD 2025 {decile_words} (1 = the most deprived 10% of the "
         "33,755 neighbourhoods in England).\n"
         "- **Gap list**: deprived neighbourhoods with no service within reach, the most affected children first.\n"
-        "- **Children under 5**: ONS mid-2020 estimates, carried to 2021 neighbourhoods in proportion to their "
-        "Census 2021 children; the default count, as early-years support is for the children of new parents.\n"
+        f"- **Children under 5**: {under5.label(under5.source_of(areas.lsoa))}; the default count, as early-years "
+        "support is for the children of new parents.\n"
         "- **Equity**: the share of the children counted who have a service within reach in the most deprived 20% "
         "of neighbourhoods (IMD deciles 1-2) against the least deprived 20% (deciles 9-10), their ratio, and the "
         "concentration index of being within reach over deprivation rank (-1 to 1; negative: reach concentrated "
