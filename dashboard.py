@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+import ui
+
 st.set_page_config(page_title="Family Support Map", page_icon="🧸", layout="wide")
 
 # The views live in views/, not pages/: Streamlit runs a folder named pages/ beside the entry script as
@@ -25,4 +27,9 @@ pages = {
         st.Page("views/about.py", title="About the data", icon=":material/info:", url_path="about"),
     ],
 }
-st.navigation(pages).run()
+# Reached by their links (sent, printed), not listed in the navigation.
+unlisted = [
+    st.Page("views/service.py", title="Service", url_path="service"),
+    st.Page("views/shortlist.py", title="Shortlist", url_path="shortlist"),
+]
+ui.navigation(pages, unlisted).run()

@@ -71,6 +71,47 @@ def services_changed() -> None:
     _services.clear()
 
 
+#: Styles for every page: a focus ring that is always visible (WCAG 2.4.7, 2.4.13), the phone layout
+#: of Find support (the List / Map switch only shows on narrow screens) and clean printing.
+PAGE_CSS = """
+<style>
+:focus-visible, [data-testid="stExpander"] summary:focus-visible, a:focus-visible {
+  outline: 3px solid #1d6f5f !important; outline-offset: 2px !important; box-shadow: 0 0 0 5px #fff !important;
+}
+@media (min-width: 640px) { .st-key-fs_view_switch { display: none; } }
+@media print {
+  @page { size: A4; margin: 15mm; }
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+  [data-testid="stSidebarCollapsedControl"], [data-testid="stBottom"], .st-key-no_print, iframe { display: none !important; }
+  html, body, [data-testid="stApp"], [data-testid="stAppViewContainer"], [data-testid="stMain"], .stMain,
+  [data-testid="stMainBlockContainer"] { overflow: visible !important; height: auto !important;
+    position: static !important; background: #fff !important; }
+  [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: none !important; }
+  .st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 13pt !important; line-height: 1.45 !important; }
+  .st-key-shortlist_entry { break-inside: avoid; }
+  a { color: #000 !important; text-decoration: underline !important; }
+}
+</style>
+"""
+
+
+def navigation(sections: dict, unlisted=()):
+    """The app's navigation: every page registered with st.navigation (hidden), and a plain sidebar of
+    section headings and links. Streamlit's own sectioned sidebar puts `li`s outside any list and `div`s
+    inside a `ul` (WCAG 1.3.1 failures in axe); links under bold headings need no list markup.
+    A page left out of `sections` gets no link (e.g. one for signed-in stewards only); `unlisted` pages
+    (a service's page, a shortlist) are reached by their links. Returns the page to run."""
+    page = st.navigation([p for ps in sections.values() for p in ps] + list(unlisted), position="hidden")
+    st.html(PAGE_CSS)
+    with st.sidebar:
+        for section, section_pages in sections.items():
+            if section_pages:
+                st.markdown(f"**{section}**")
+                for p in section_pages:
+                    st.page_link(p)
+    return page
+
+
 def footer() -> None:
     st.divider()
     st.caption(

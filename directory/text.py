@@ -113,8 +113,8 @@ def details(row) -> list[tuple[str, str, str | None]]:
     out = [
         ("Type", ", ".join(taxonomy.label(t) for t in row.get("types") or []) or "Not stated", None),
         ("Address", address_text(row), None),
-        ("Who it is for", taxonomy.describe_ages(row.get("min_age_months"), row.get("max_age_months"),
-                                                 bool(row.get("pregnancy")))
+        ("Who it is for", taxonomy.who_for(row.get("min_age_months"), row.get("max_age_months"),
+                                           bool(row.get("pregnancy")), row.get("types"))
          + (f". {row['eligibility']}" if not is_blank(row.get("eligibility")) else ""), None),
         ("Cost", cost_text(None if is_blank(row.get("is_free")) else bool(row["is_free"]), row.get("fees")), None),
         ("How to get referred", REFERRAL_TEXT.get(row.get("referral"), "Not stated: ask the service")
