@@ -6,6 +6,8 @@ module only caches what it loads and shows progress while the data is built.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pandas as pd
 import streamlit as st
 
@@ -79,6 +81,7 @@ PAGE_CSS = """
   outline: 3px solid #1d6f5f !important; outline-offset: 2px !important; box-shadow: 0 0 0 5px #fff !important;
 }
 @media (min-width: 640px) { .st-key-fs_view_switch { display: none; } }
+.st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 1.125rem; }
 @media print {
   @page { size: A4; margin: 15mm; }
   [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
@@ -88,7 +91,7 @@ PAGE_CSS = """
     position: static !important; background: #fff !important; }
   [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: none !important; }
   .st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 13pt !important; line-height: 1.45 !important; }
-  .st-key-shortlist_entry { break-inside: avoid; }
+  [class*="st-key-shortlist_entry_"] { break-inside: avoid; }
   a { color: #000 !important; text-decoration: underline !important; }
 }
 </style>
@@ -110,6 +113,35 @@ def navigation(sections: dict, unlisted=()):
                 for p in section_pages:
                     st.page_link(p)
     return page
+
+
+def absolute_url(relative: str) -> str:
+    """A page's full address for sending ('service?id=...' -> 'https://host/service?id=...'), or the relative
+    link when there is no browser context (tests)."""
+    try:
+        base = urlsplit(st.context.url)
+        folder = base.path.rsplit("/", 1)[0]
+        return f"{base.scheme}://{base.netloc}{folder}/{relative}"
+    except Exception:
+        return relative
+
+
+SHORTLIST_KEY = "shortlist"
+
+
+def shortlist() -> list[str]:
+    """Service ids ticked in this browser session (kept across searches and pages)."""
+    return st.session_state.setdefault(SHORTLIST_KEY, [])
+
+
+def toggle_shortlist(service_id: str, key: str) -> None:
+    """on_change of a "Shortlist" checkbox (widget `key`) for a service."""
+    ids = shortlist()
+    if st.session_state.get(key):
+        if service_id not in ids:
+            ids.append(service_id)
+    elif service_id in ids:
+        ids.remove(service_id)
 
 
 def footer() -> None:
