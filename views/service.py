@@ -19,7 +19,7 @@ if rows.empty:
         "This service is not in the directory: it may have closed, or the link may be cut short. "
         "Search for support near you instead."
     )
-    st.page_link("views/find_support.py", label="Find support near you", icon=":material/search:")
+    st.markdown("[Find support near you](./)")
     ui.footer()
     st.stop()
 

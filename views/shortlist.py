@@ -6,7 +6,6 @@ from datetime import date
 
 import numpy as np
 import streamlit as st
-import streamlit.components.v1 as components
 
 import ui
 from directory import shortlist, text
@@ -27,7 +26,7 @@ st.title("Shortlist of family support", anchor=False)
 if chosen.empty:
     st.info("No services on this shortlist (any in the link may have closed since it was made). Tick "
             "“Shortlist” on the services you want in Find support.")
-    st.page_link("views/find_support.py", label="Find support near you", icon=":material/search:")
+    st.markdown("[Find support near you](./)")
     ui.footer()
     st.stop()
 
@@ -59,13 +58,13 @@ with st.container(key="no_print"):
     st.code(link, language=None, wrap_lines=True)
     if origin is not None:
         st.markdown(f"[The same list without {text.md(origin.label)} in the link]({shortlist.link(ids)})")
-    components.html(
+    st.iframe(  # a real button; the page is ours (no directory text in it)
         '<!DOCTYPE html><html lang="en"><head><title>Print this list</title></head><body style="margin:0">'
         '<button type="button" onclick="window.parent.print()" style="font: 600 16px sans-serif; '
         'padding: 10px 18px; border: 2px solid #1d6f5f; border-radius: 6px; background: #1d6f5f; color: #fff; '
         'cursor: pointer">Print this list</button>'
         '<style>button:focus-visible{outline:3px solid #111418;outline-offset:2px}</style></body></html>',
-        height=56,
+        height=56, alt="Print this list",
     )
 
 with st.container(key="shortlist_entries"):
