@@ -79,6 +79,14 @@ PERINATAL_TYPES = frozenset({"perinatal_peer_support", "perinatal_mental_health"
 NO_AGES_MAX = 10_000
 
 
+def _months(v) -> int | None:
+    """Whole months, or None for a missing value (None, NaN, pandas NA)."""
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
 def stage_code(code) -> str | None:
     """A current stage code from a current or old one (None when unknown)."""
     code = str(code or "").strip().lower()
@@ -89,7 +97,7 @@ def stage_code(code) -> str | None:
 def implied_age_range(min_months, max_months, types) -> tuple[float, float]:
     """(lowest, highest) age in months a service is for; for a service that states no ages, the
     range its types imply (see NO_AGES_MAX). The family filter uses the same rule, vectorised."""
-    lo, hi = (None if v is None or v != v else int(v) for v in (min_months, max_months))
+    lo, hi = _months(min_months), _months(max_months)
     ts = set(types or [])
     if lo is None and hi is None and ts:
         if ts <= {"antenatal"}:
@@ -144,7 +152,7 @@ def describe_ages(min_months, max_months, pregnancy) -> str:
     parts = []
     if pregnancy:
         parts.append("Pregnancy")
-    lo, hi = (None if v is None or v != v else int(v) for v in (min_months, max_months))
+    lo, hi = _months(min_months), _months(max_months)
     if lo is not None and hi is not None:
         parts.append(f"{lo} to {hi} months" if hi < 24 else f"{_age(lo)} to {_age_upto(hi)}")
     elif lo is not None:

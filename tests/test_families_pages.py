@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -216,11 +217,9 @@ def test_vectorised_filter_agrees_with_each_entry(with_childrens_centres):
     extra["types"] = [["antenatal"], ["perinatal_mental_health"], ["stay_and_play"], ["baby_massage"],
                       ["stay_and_play"], ["antenatal", "stay_and_play"]]
     extra["pregnancy"] = [False] * 6
-    extra["min_age_months"] = extra["min_age_months"].astype("Int64").where(False, None)
-    extra["max_age_months"] = extra["max_age_months"].astype("Int64").where(False, None)
-    extra.loc[extra.index[3], ["min_age_months", "max_age_months"]] = [0, 11]
-    extra.loc[extra.index[4], ["min_age_months", "max_age_months"]] = [24, 47]
-    allf = __import__("pandas").concat([f, extra], ignore_index=True)
+    extra["min_age_months"] = pd.array([None, None, None, 0, 24, None], dtype="Int64")
+    extra["max_age_months"] = pd.array([None, None, None, 11, 47, None], dtype="Int64")
+    allf = pd.concat([f, extra], ignore_index=True)
     for stage in taxonomy.STAGES:
         got = set(filter_services(allf, Filters(stage=stage.code)).service_id)
         want = {r.service_id for r in allf.itertuples()
