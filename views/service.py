@@ -74,6 +74,8 @@ with st.container(key="no_print"):
                 st.error(str(e))
             except NotFound:
                 st.error("This service has just been removed from the directory.")
+            except Exception:  # the database is busy or down: say so, never show a traceback
+                st.error("Sorry, your message could not be saved just now. Please try again in a few minutes.")
             else:
                 done.append(service_id)
                 st.rerun()
