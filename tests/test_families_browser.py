@@ -35,6 +35,7 @@ def test_phone_shows_the_list_first_and_the_map_one_tap_away(app_url, browser):
         assert first.bounding_box()["y"] + first.bounding_box()["height"] <= map_iframe(pg).bounding_box()["y"]
         assert pg.evaluate("document.documentElement.scrollWidth") <= 390
         pg.screenshot(path=str(ARTIFACTS / "phone_list.png"), full_page=True)
+        assert_accessible(pg, "phone-list", ARTIFACTS)
         # one tap: the map comes to the top, above the list
         pg.get_by_text("Map", exact=True).click()
         wait_for_app(pg, "2 within 10 km of TF1 1AA")
