@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from directory import reports, shortlist, taxonomy
 from directory.nearest import Filters, filter_services
-from directory.store import Directory
+from directory.store import Directory, NotFound
 
 FIND, SERVICE, SHORTLIST = "../views/find_support.py", "../views/service.py", "../views/shortlist.py"
 CC_FILE = "edubaseallchildrencentre20260821.csv"
@@ -234,3 +234,21 @@ def test_vectorised_filter_agrees_with_each_entry(with_childrens_centres):
 def test_old_stage_codes_in_shared_links_still_work():
     assert [taxonomy.stage_code(c) for c in ("pregnancy", "baby", "toddler", "preschool", "2to4", "nonsense")] == \
         ["pregnant", "under1", "1to2", "2to4", "2to4", None]
+
+
+def test_reports_are_stored_with_the_service_on_sqlite_and_postgresql(store, seeded):
+    store.upsert([r for r in seeded.records() if r.name == "Oakengates Nursery School"], actor="test")
+    sid = oakengates(store)
+    first = reports.report_problem(store, sid, "Closed on Fridays now")
+    second = reports.report_problem(store, sid, "O'Brien; DROP TABLE service_report; --")  # only text
+    got = reports.open_reports(store)
+    assert [r["report"] for r in got] == [second, first]  # newest first
+    assert {r["message"] for r in got} == {"Closed on Fridays now", "O'Brien; DROP TABLE service_report; --"}
+    assert reports.resolve(store, [first], "sam@example.org") == 1
+    assert reports.resolve(store, [first], "sam@example.org") == 0  # already dealt with
+    assert [r["report"] for r in reports.open_reports(store)] == [second]
+    with pytest.raises(NotFound):
+        reports.report_problem(store, "no-such-service", "hello")
+    store.delete(sid, actor="test")
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("select count(*) from service_report").scalar() == 0
