@@ -80,6 +80,10 @@ PAGE_CSS = """
 :focus-visible, [data-testid="stExpander"] summary:focus-visible, a:focus-visible {
   outline: 3px solid #1d6f5f !important; outline-offset: 2px !important; box-shadow: 0 0 0 5px #fff !important;
 }
+/* checkboxes and radios hide their input and draw a box beside it: ring the whole label */
+[data-testid="stCheckbox"] label:has(input:focus-visible), [data-testid="stRadio"] label:has(input:focus-visible) {
+  outline: 3px solid #1d6f5f; outline-offset: 2px; border-radius: 4px;
+}
 @media (min-width: 640px) { .st-key-fs_view_switch { display: none; } }
 .st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 1.125rem; }
 @media print {

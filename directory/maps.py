@@ -104,11 +104,14 @@ def localise(m: folium.Map) -> folium.Map:
 
 
 _VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>')
+#: A visible focus ring on the map's controls, links and markers for keyboard users (WCAG 2.4.7).
+FOCUS_CSS = ("<style>.leaflet-container a:focus-visible, .leaflet-container .leaflet-interactive:focus-visible,"
+             " .leaflet-container:focus-visible { outline: 3px solid #1d6f5f; outline-offset: 2px; }</style>")
 
 
 class Map(folium.Map):
     """folium's Map without its `maximum-scale=1.0, user-scalable=no` viewport: people must be able to zoom
-    the page (WCAG 1.4.4; axe rule meta-viewport)."""
+    the page (WCAG 1.4.4; axe rule meta-viewport); and with a visible keyboard focus ring."""
 
     def render(self, **kwargs):
         super().render(**kwargs)
@@ -116,6 +119,7 @@ class Map(folium.Map):
         el = header._children.get(self.get_name())
         if el is not None:
             html = _VIEWPORT.sub('<meta name="viewport" content="width=device-width, initial-scale=1.0">', el.render())
+            html += FOCUS_CSS
             el._template = jinja2.Template("{% raw %}" + html + "{% endraw %}")
 
 

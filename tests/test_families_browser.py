@@ -171,3 +171,10 @@ def test_keyboard_only_search_open_a_result_and_reach_directions(app_url, page):
     f = tab_to(page, lambda f: f["tag"] == "A" and f["text"] == "Directions (opens Google Maps)", limit=20)
     assert visible_ring(f), f
     page.screenshot(path=str(ARTIFACTS / "keyboard_directions.png"))
+    # on to its "Shortlist" tick box: the hidden input's label carries the ring; Space ticks it
+    tab_to(page, lambda f: f["tag"] == "INPUT" and f["label"] == "Shortlist Oakengates Nursery School", limit=10)
+    ring = page.evaluate("getComputedStyle(document.activeElement.closest('label')).outlineStyle")
+    assert ring == "solid"
+    page.keyboard.press("Space")
+    wait_for_app(page, "Your shortlist: 1 service")
+    page.screenshot(path=str(ARTIFACTS / "keyboard_shortlist.png"))

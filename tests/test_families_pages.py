@@ -58,6 +58,8 @@ def test_service_page_shows_every_detail_and_a_map(seeded):
         assert part in body, part
     assert len(at.get("component_instance")) == 1  # the small map
     assert at.code[0].value == f"service?id={sid}"  # the address to send (relative without a browser)
+    at.checkbox(key="sl_service_page").check().run()  # shortlisted from its own page too
+    assert f"to print or send](shortlist?ids={sid})" in markdown(at)
 
 
 def test_service_page_for_an_unknown_id(seeded):

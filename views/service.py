@@ -49,6 +49,11 @@ with map_col:
     st.caption("Map © OpenStreetMap contributors. The details on the left say the same as the map.")
 
 with st.container(key="no_print"):
+    key = "sl_service_page"
+    st.session_state[key] = service_id in ui.shortlist()
+    st.checkbox(f"Shortlist {text.md(first['name'])}", key=key, on_change=ui.toggle_shortlist, args=(service_id, key))
+    if ui.shortlist():
+        st.markdown(f"[Open your shortlist ({len(ui.shortlist())}) to print or send]({shortlist.link(ui.shortlist())})")
     st.subheader("Send this page", anchor=False)
     st.write("The address of this page shows the same details to anyone you send it to:")
     st.code(ui.absolute_url(shortlist.service_link(service_id)), language=None, wrap_lines=True)
