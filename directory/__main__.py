@@ -22,17 +22,19 @@ def progress_line(fraction: float, message: str) -> None:
 
 def cmd_data(args) -> int:
     from .build import build, needs_build
-    from .sources import catalogue, download, find_files
+    from .sources import catalogue, find_files
 
     raw = config.raw_dir(args.raw)
     if args.action == "download":
-        download(args.only or None, raw)
-        return EXIT_OK
+        return cmd_download(args, raw)
     if args.action == "status":
+        from .sources import is_missing
+
         cat = catalogue()
         for key, s in cat.sources.items():
             files = find_files(s, raw)
-            state = ", ".join(p.name for p in files) if files else ("MISSING" if s.required else "absent (optional)")
+            state = (", ".join(p.name for p in files) if files else "MISSING" if is_missing(s, raw, cat)
+                     else f"not needed ({s.required_unless} is present)" if s.required else "absent (optional)")
             print(f"{key:20} {state}")
         print(f"\nraw folder:   {raw}\nbuild folder: {config.build_dir(args.out)}")
         print("build is", "out of date" if needs_build(raw, args.out) else "up to date")
@@ -43,6 +45,43 @@ def cmd_data(args) -> int:
         print(f"built {config.build_dir(args.out)} in {time.perf_counter() - t:.1f} s")
     else:
         print(f"{config.build_dir(args.out)} is up to date (inputs unchanged)")
+    return EXIT_OK
+
+
+def download_progress(key: str, done: int, total: int | None, unit: str) -> None:
+    """One updating line per file on stderr: bytes, or rows for paged services."""
+    of = f" of {total:,}" if total else ""
+    pct = f" ({done / total:.0%})" if total else ""
+    end = "\n" if total and done >= total else ""
+    sys.stderr.write(f"\r  {key}: {done:,}{of} {unit}{pct}   {end}")
+    sys.stderr.flush()
+
+
+def cmd_download(args, raw: Path) -> int:
+    from .download import Fetcher, download, listing
+    from .sources import catalogue, is_missing
+
+    if args.list:
+        for line in listing():
+            print(line)
+        return EXIT_OK
+    cat = catalogue()
+    from .download import load_specs
+
+    unknown = [k for k in args.only or () if k not in load_specs(cat=cat)]
+    if unknown:
+        print(f"error: no source called {', '.join(unknown)} (see: python -m directory data download --list)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.if_missing:
+        missing = [s.key for s in cat.sources.values() if is_missing(s, raw, cat)]
+        if not missing:
+            return EXIT_OK
+        print(f"the raw folder {raw} lacks {', '.join(missing)}: downloading the official files")
+    t = time.perf_counter()
+    got = download(args.only or None, raw, fetcher=Fetcher(log=print, progress=download_progress))
+    saved = [k for k, p in got.items() if p is not None]
+    print(f"{len(saved)} source(s) in {raw} ({time.perf_counter() - t:.0f} s)")
     return EXIT_OK
 
 
@@ -72,7 +111,18 @@ def cmd_import(args) -> int:
               "same name each time, so that re-importing updates instead of duplicating.", file=sys.stderr)
         return EXIT_USAGE
     directory = ensure_ready(args.raw, progress=progress_line)
-    report = read_file(kind, path.read_bytes(), source, Areas.load().postcodes, directory, path.name)
+    links = None
+    if kind == "gias-cc":
+        from .ingest.gias_cc import links_beside
+
+        links_path = Path(args.links) if getattr(args, "links", None) else links_beside(path)
+        if links_path is not None and not links_path.is_file():
+            print(f"error: no file {links_path}", file=sys.stderr)
+            return EXIT_DATA
+        links = links_path.read_bytes() if links_path else None
+        if links_path:
+            print(f"links: {links_path}")
+    report = read_file(kind, path.read_bytes(), source, Areas.load().postcodes, directory, path.name, links=links)
     rv = review(report, directory)
     for p in report.problems:
         print(f"{report.unit} {p.row}\t{p.severity}\t{p.field}\t{p.message}")
@@ -80,6 +130,11 @@ def cmd_import(args) -> int:
         print(f"note: {note}")
     for (vocabulary, term, name), n in report.unmapped_terms.most_common():
         print(f"unmapped term\t{vocabulary or '-'}\t{term}\t{name}\t{n} service(s)")
+    if rv.sync is not None:
+        from .ingest.sync import summary_lines
+
+        for line in summary_lines(rv.sync):
+            print(line)
     c = rv.counts
     print(f"{report.rows} {report.unit}s: {c['new']} new, {c['updated']} updated, {c['unchanged']} unchanged, "
           f"{c['rejected']} rejected, {c['skipped']} skipped, {c['warnings']} warnings")
@@ -160,27 +215,34 @@ def cmd_not_verified(args) -> int:
     return EXIT_OK
 
 
-COVERAGE_LEVELS = ("lsoa", "district", "region", "england", "service")
+COVERAGE_LEVELS = ("lsoa", "district", "utla", "sicbl", "icb", "region", "england", "service")  # coverage.LEVELS
 COVERAGE_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 COVERAGE_EPILOG = """\
 levels:
   lsoa      one row per LSOA 2021: codes and names, IMD and domain deciles, children 0-15,
             income-deprived children, nearest service, services within the radius,
             2SFCA/E2SFCA per 1,000 children, gap flag
-  district, region, england
-            children and income-deprived children within reach (in total and per IMD
-            decile), services, services per 1,000 children, gap LSOAs and their children
+  district, utla, sicbl, icb, region, england
+            one row per local authority district, upper-tier authority (county or
+            unitary council: they commission children's centres), NHS sub-ICB location,
+            Integrated Care Board, region or England: children 0-15, under 5 and
+            income-deprived within reach (in total and per IMD decile), services, services
+            per 1,000 children, gap LSOAs and their children, and equity (share within
+            reach in IMD deciles 1-2 against 9-10, their ratio, concentration index)
   service   one row per service location: its LSOA, district, region, IMD decile, and the
             children within the radius
   all       every table (xlsx and gpkg hold several; csv and geojson hold one)
 
-Every file states its parameters, data vintages and when it was made: a "metadata" sheet
+Demand (2SFCA/E2SFCA, gap children, equity) is children under 5 unless --demand says otherwise.
+Every file states its parameters, demand, lookup and data vintages and when it was made: a "metadata" sheet
 (xlsx), a top-level "metadata" member (geojson), layer metadata and a "metadata" table
 (gpkg), or NAME.metadata.json beside the CSV.
 
 examples:
   python -m directory coverage --level district --radius-km 1.6 --format xlsx --out districts.xlsx
   python -m directory coverage --level lsoa --authority E06000020 --out telford.gpkg
+  python -m directory coverage --level district utla --utla "Worcestershire" --out worcs.xlsx
+  python -m directory coverage --level icb --demand children_0_15 --out icbs.csv
   python -m directory coverage --level all --region "North East" --types early_education --out ne.xlsx
 
 exit codes: 0 written; 1 the file could not be written; 2 bad arguments (unknown authority,
@@ -210,6 +272,8 @@ def cmd_coverage(args) -> int:
             raise ExportError(f"a {fmt} file holds one table, and {len(levels)} levels were asked for: choose one "
                               "--level, or write xlsx or gpkg (one sheet or layer per table)")
         check_params(None, types=types, radius_km=args.radius_km, deciles=args.gap_deciles, demand=args.demand)
+        if "all" in args.level and len(args.level) > 1:
+            raise ExportError("--level all already holds every table: give it alone")
     except (CoverageError, ExportError) as e:
         return usage(e)
     if not out.parent.resolve().is_dir():
@@ -226,7 +290,8 @@ def cmd_coverage(args) -> int:
     progress_line(0.3, f"computing access for {len(areas.lsoa):,} LSOAs and {len(services):,} services")
     try:
         tables = coverage_tables(areas, services, levels, types, args.radius_km, deciles=args.gap_deciles,
-                                 demand=args.demand, authority=args.authority or (), region=args.region or ())
+                                 demand=args.demand, authority=args.authority or (), region=args.region or (),
+                                 utla=args.utla or (), icb=args.icb or (), sicbl=args.sicbl or ())
     except CoverageError as e:
         sys.stderr.write("\n")
         return usage(e)
@@ -248,6 +313,44 @@ def cmd_coverage(args) -> int:
     return EXIT_OK
 
 
+def cmd_centre_history(args) -> int:
+    """What changed since 2016 in the GIAS children's centres register, per area."""
+    from . import history
+    from .areas import Areas
+    from .build import ensure_built
+
+    out = Path(args.out)
+    fmt = (args.format or out.suffix.lstrip(".")).lower()
+    if fmt not in ("csv", "xlsx"):
+        print("error: --format must be csv or xlsx (or give --out a .csv or .xlsx name)", file=sys.stderr)
+        return EXIT_USAGE
+    if not out.parent.resolve().is_dir():
+        print(f"error: the folder {out.parent} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    raw = config.raw_dir(args.raw)
+    ensure_built(raw, progress=progress_line)
+    try:
+        h = history.load(raw, Areas.load(), args.radius_km)
+    except FileNotFoundError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_DATA
+    try:
+        paths = history.write(h, args.level, out, fmt)
+    except OSError as e:
+        print(f"error: could not write {out}: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    e = h.table("england").iloc[0]
+    print(f"{len(h.dates)} versions {h.dates[0]} to {h.dates[-1]}: {e.listed_then:,} centres listed then, "
+          f"{e.listed_now:,} now, {e.no_longer_listed:,} no longer listed, {e.newly_listed:,} newly listed")
+    if len(h.unplaced):
+        print(f"note: {len(h.unplaced)} centres could not be placed by postcode; they count in England's row and "
+              "are listed in the file's notes", file=sys.stderr)
+    print(f"note: {history.FLOOR_NOTE}", file=sys.stderr)
+    for p in paths:
+        print(f"wrote {p} ({p.stat().st_size:,} bytes)")
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m directory", description="Family Support Map: data and directory tools")
     common = argparse.ArgumentParser(add_help=False)
@@ -258,7 +361,11 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("action", choices=["download", "build", "status"])
     d.add_argument("--out", help="build folder (default: $FSM_BUILD_DIR or data/build/)")
     d.add_argument("--force", action="store_true", help="rebuild even if inputs are unchanged")
-    d.add_argument("--only", nargs="*", help="download only these sources (keys in data/sources.toml)")
+    d.add_argument("--only", nargs="*", metavar="NAME",
+                   help="download only these sources (keys of data/sources.toml; see --list)")
+    d.add_argument("--list", action="store_true", help="download: list every source (name, method, URL)")
+    d.add_argument("--if-missing", action="store_true",
+                   help="download: do nothing unless a required source is missing from the raw folder")
     d.set_defaults(func=cmd_data)
 
     s = sub.add_parser("seed", parents=[common], help="create the directory and load the DfE GIAS maintained nursery schools")
@@ -282,6 +389,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--commit", action="store_true", help="write the records (one transaction)")
     i.add_argument("--skip-rejected", action="store_true", help="write the good records even if some are rejected")
     i.add_argument("--steward", default="command line", help="who is importing (recorded in the audit trail)")
+    i.add_argument("--links", help="gias-cc: GIAS's links file (default: links_<file name> beside the file)")
     i.set_defaults(func=cmd_import)
 
     e = sub.add_parser("export-directory", help="write every service as Open Referral UK JSON or our CSV template")
@@ -302,6 +410,10 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("not-verified", help="list active services not verified recently")
     v.add_argument("--days", type=int, default=365)
     v.set_defaults(func=cmd_not_verified)
+
+    from .stewards_cli import register as register_stewards
+
+    register_stewards(sub)
     from .taxonomy import TERMS
 
     cov = sub.add_parser(
@@ -319,15 +431,36 @@ def parser() -> argparse.ArgumentParser:
                      help="catchment radius in km, straight line (default 1.6, about 20 minutes' walk with a pram)")
     cov.add_argument("--gap-deciles", type=int, nargs="+", default=[1, 2], metavar="D",
                      help="IMD deciles counted as deprived for the gap flag (default: 1 2)")
-    cov.add_argument("--demand", default="children_0_15", metavar="COLUMN",
-                     help="demand for 2SFCA/E2SFCA and gap children: children_0_15 (default), idaci_numerator or under5")
+    cov.add_argument("--demand", default="under5", metavar="COLUMN",
+                     help="demand for 2SFCA/E2SFCA, gap children and equity: under5 (default), children_0_15 or "
+                          "idaci_numerator")
     cov.add_argument("--authority", action="append", metavar="CODE",
                      help="keep one local authority district (2024 code, e.g. E06000020, or exact name); repeatable")
     cov.add_argument("--region", action="append", metavar="CODE",
                      help="keep one region (code, e.g. E12000001, or exact name); repeatable")
+    cov.add_argument("--utla", action="append", metavar="CODE",
+                     help="keep one upper-tier authority (2023 code, e.g. E10000034, or name: Worcestershire, "
+                          "Worcestershire County Council); repeatable")
+    cov.add_argument("--icb", action="append", metavar="CODE",
+                     help="keep one Integrated Care Board (code, e.g. E54000019, or exact name); repeatable")
+    cov.add_argument("--sicbl", action="append", metavar="CODE",
+                     help="keep one sub-ICB location (code, e.g. E38000236, or exact name); repeatable")
     cov.add_argument("--format", choices=COVERAGE_FORMATS, help="file format (default: from the --out extension)")
     cov.add_argument("--out", required=True, metavar="FILE", help="file to write (a CSV also gets FILE.metadata.json)")
     cov.set_defaults(func=cmd_coverage)
+
+    ch = sub.add_parser(
+        "centre-history", parents=[common], help="children's centres listed since 2016, per area (CSV or Excel)",
+        description="From every GIAS children's centres extract in the raw folder (matched by URN): per area, "
+                    "centres listed in the earliest version and now, no longer listed, newly listed, and under-5s "
+                    "with a listed centre within reach then and now (overall and in IMD deciles 1-2). GIAS lags "
+                    "local closures, so 'no longer listed' is a floor, not a census.")
+    ch.add_argument("--level", required=True, choices=("utla", "district", "icb", "region", "england"))
+    ch.add_argument("--format", choices=("csv", "xlsx"), help="default: from the --out extension")
+    ch.add_argument("--radius-km", type=float, default=1.6, metavar="KM", help="within reach (default 1.6)")
+    ch.add_argument("--out", required=True, metavar="FILE",
+                    help="file to write (a CSV gets FILE.notes.txt beside it, with the centres not placed)")
+    ch.set_defaults(func=cmd_centre_history)
     return p
 
 

@@ -6,12 +6,18 @@
         places.parquet               names to search: wards, districts, towns (2021 district names), LSOAs
         lsoa_boundaries.parquet      GeoParquet, WGS84
         district_boundaries.parquet  GeoParquet, WGS84, repaired with make_valid
-        postcodes.sqlite             postcode -> point (live postcodes only), sector and district points
+        utla_boundaries.parquet, icb_boundaries.parquet, sicbl_boundaries.parquet
+                                     upper-tier authorities, ICBs, sub-ICB locations (geographies.py)
+        area_names.parquet           official council names by GSS code (mySociety; empty without it)
+        postcodes.sqlite             every English postcode -> point and LSOA 2021, sector and district
+                                     points, countries of the others (directory/postcodes.py)
         manifest.json                input checksums; the build is skipped when they are unchanged
 
 Formulas worth knowing:
 - LSOA point: the ONS population-weighted centroid (where people live), in BNG metres and WGS84.
-- under5: ONS mid-2020 under-5s on 2011 LSOAs carried to 2021 LSOAs with the ONS best-fit
+- under5: Census 2021 usual residents aged 4 and under (TS007A) when that file is in the raw
+  folder (`under5.py`; column `under5_source` says which was used), else
+  ONS mid-2020 under-5s on 2011 LSOAs carried to 2021 LSOAs with the ONS best-fit
   lookup; each 2011 LSOA's count is shared among the 2021 LSOAs it maps to in proportion to
   their Census 2021 children aged 0-15 (equally if those are all 0). Unchanged, split,
   merged and irregular changes are all handled by this one rule, and England's total is kept.
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from pathlib import Path
 from typing import Callable
@@ -33,7 +38,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from . import config
+from . import config, geographies, postcodes
 from .sources import (
     Catalogue,
     DataError,
@@ -42,14 +47,16 @@ from .sources import (
     column_map,
     file_digest,
     find_files,
+    is_missing,
     list_files,
     read_csv,
     read_source,
     require_files,
 )
+from .under5 import read_sape_workbook, under5_counts
 
 #: Bump when the build's outputs change shape, so old builds are redone.
-BUILD_VERSION = 3
+BUILD_VERSION = 6
 
 Progress = Callable[[float, str], None]
 
@@ -132,7 +139,8 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
     raw, out = config.raw_dir(raw), config.build_dir(out)
     say = progress or (lambda f, m: None)
     cat = catalogue()
-    missing = [s for s in cat.sources.values() if s.required and not find_files(s, raw)]
+    every = list_files(raw)
+    missing = [s for s in cat.sources.values() if is_missing(s, raw, cat, every)]
     if missing:
         names = "\n".join(f"  - {s.title}: {', '.join(s.files)} ({s.url or s.page})" for s in missing)
         raise DataError(f"The raw data folder {raw} lacks required files:\n{names}")
@@ -156,9 +164,14 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
         district_boundaries(raw, cat, set(tables["districts"].ltla24_code)).to_parquet(
             out / "district_boundaries.parquet"
         )
+        geographies.write_boundaries(raw, cat, tables["lsoa"], out)
+        names = geographies.official_names(raw, cat)
+        pd.DataFrame({"code": list(names), "official_name": list(names.values())}, dtype=str).to_parquet(
+            out / "area_names.parquet", index=False)
 
     def step_postcodes():
-        build_postcodes(raw, cat, out / "postcodes.sqlite")
+        postcodes.build_postcodes(raw, cat, out / "postcodes.sqlite",
+                                  lambda f, m: say((len(steps) - 1 + f) / len(steps), f"postcodes: {m}"))
 
     steps = [
         ("LSOAs: deprivation, population, lookups, centroids", step_lsoa),
@@ -178,6 +191,7 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.perf_counter() - t0, 1),
         "raw": str(raw),
+        "under5": tables["lsoa"].attrs.get("under5"),
         "inputs": inputs,
         "outputs": [
             "lsoa.parquet",
@@ -185,6 +199,8 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
             "places.parquet",
             "lsoa_boundaries.parquet",
             "district_boundaries.parquet",
+            *geographies.BOUNDARY_FILES,
+            "area_names.parquet",
             "postcodes.sqlite",
         ],
     }
@@ -237,12 +253,14 @@ def lsoa_table(raw: Path, cat: Catalogue) -> pd.DataFrame:
     cent = cent.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
 
     children = census_children(raw, cat)
-    under5 = bridge_under5(raw, cat, children)
+    under5, under5_info = under5_counts(raw, cat, children, bridge_under5)
 
     df = lookup[
         ["lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
          "region24_code", "region24_name"]
     ]
+    df = df.merge(geographies.commissioning_lookup(raw, cat, df), on="lsoa21_code", how="left",
+                  validate="one_to_one")
     for part in (ranks, subs, ind, children, under5, cent):
         df = df.merge(part, on="lsoa21_code", how="left", validate="one_to_one")
     key_cols = ["region24_code", "imd_decile", "imd_score", "children_0_15", "x", "y"]
@@ -255,7 +273,9 @@ def lsoa_table(raw: Path, cat: Catalogue) -> pd.DataFrame:
     for c in [c for c in df.columns if c.endswith(("_decile", "_rank"))]:
         df[c] = df[c].astype("Int64")
     df["idaci_numerator"] = df["idaci_numerator"].round().astype("Int64")
-    return df.sort_values("lsoa21_code", ignore_index=True)
+    df = df.sort_values("lsoa21_code", ignore_index=True)
+    df.attrs["under5"] = under5_info
+    return df
 
 
 def census_children(raw: Path, cat: Catalogue) -> pd.DataFrame:
@@ -273,7 +293,8 @@ def bridge_under5(raw: Path, cat: Catalogue, children: pd.DataFrame) -> pd.DataF
     """Mid-2020 under-5s carried from 2011 to 2021 LSOAs (rule in the module docstring)."""
     src = cat["under5"]
     path = require_files(src, raw)[0]
-    u5 = check_england_rows(read_csv(src, path, dtype={"aged_0_4": float}), "lsoa11_code", src, path)
+    table = read_sape_workbook(path) if path.name.lower().endswith(".xlsx") else read_csv(src, path)
+    u5 = check_england_rows(table.astype({"aged_0_4": float}), "lsoa11_code", src, path)
     lk_src = cat["lsoa11_lsoa21"]
     lk = read_csv(lk_src, require_files(lk_src, raw)[0])
     lk = lk[lk.lsoa11_code.str.startswith("E")][["lsoa11_code", "lsoa21_code"]].drop_duplicates()
@@ -373,93 +394,5 @@ def district_boundaries(raw: Path, cat: Catalogue, keep: set[str]) -> gpd.GeoDat
 
 # ---------------------------------------------------------------- postcodes
 
-
-def normalise_postcode(s: pd.Series) -> pd.Series:
-    return s.str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
-
-
-def postcode_points(raw: Path, cat: Catalogue) -> pd.DataFrame:
-    """Live postcodes with a grid reference, from every NSPL/ONSPD file present."""
-    df = read_source(cat["postcodes"], raw)
-    df = df[df.doterm.isna() | (df.doterm.str.strip() == "")]
-    df = _num(df, ["x", "y"])
-    df = df[df.x.notna() & df.y.notna() & (df.x > 0) & (df.y > 0)]
-    if "quality" in df:
-        df = df[df.quality.fillna("1").str.strip() != "9"]  # 9 = no grid reference
-    df = df.assign(pcd=normalise_postcode(df.pcds)).drop_duplicates("pcd", keep="last")
-    if "lat" in df and "long" in df:
-        df = _num(df, ["lat", "long"])
-        bad = (df.lat > 90) | df.lat.isna()  # NSPL puts 99.999999 where there is no location
-    else:
-        df["lat"], df["long"], bad = np.nan, np.nan, pd.Series(True, index=df.index)
-    lon, lat = TO_WGS84.transform(df.x.to_numpy(float), df.y.to_numpy(float))
-    df["lon"] = np.where(bad, np.round(lon, 6), df.long)
-    df["lat"] = np.where(bad, np.round(lat, 6), df.lat)
-    for c in ("ctry", "lsoa11", "lsoa21"):
-        if c not in df:
-            df[c] = None
-    return df[["pcd", "pcds", "x", "y", "lon", "lat", "ctry", "lsoa11", "lsoa21"]]
-
-
-def sector_points(pcs: pd.DataFrame, raw: Path, cat: Catalogue) -> pd.DataFrame:
-    """Postcode sectors ('TF11' = TF1 1): the mean of their postcodes where we have them,
-    else the mean of their LSOA 2011 points from the national sector table."""
-    own = pcs.assign(sector=pcs.pcd.str[:-2]).groupby("sector", as_index=False).agg(
-        x=("x", "mean"), y=("y", "mean"), n=("pcd", "count")
-    )
-    own["source"] = "postcodes"
-    frames = [own]
-    src = cat["postcode_sectors"]
-    paths = find_files(src, raw)
-    if paths:
-        sec = read_csv(src, paths[0], dtype={"lat": float, "long": float})
-        sec["sector"] = normalise_postcode(sec.sector)
-        sec = sec.drop_duplicates(["sector", "lsoa11_code"])
-        x, y = TO_BNG.transform(sec.long.to_numpy(), sec.lat.to_numpy())
-        sec = sec.assign(x=x, y=y).groupby("sector", as_index=False).agg(
-            x=("x", "mean"), y=("y", "mean"), n=("lsoa11_code", "count")
-        )
-        sec["source"] = "sector table"
-        frames.append(sec[~sec.sector.isin(own.sector)])
-    out = pd.concat(frames, ignore_index=True)
-    lon, lat = TO_WGS84.transform(out.x.to_numpy(), out.y.to_numpy())
-    return out.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
-
-
-def build_postcodes(raw: Path, cat: Catalogue, path: Path) -> None:
-    pcs = postcode_points(raw, cat)
-    sectors = sector_points(pcs, raw, cat)
-    outward = sectors.assign(outward=sectors.sector.str[:-1]).groupby("outward", as_index=False).agg(
-        x=("x", "mean"), y=("y", "mean"), lon=("lon", "mean"), lat=("lat", "mean"), n=("n", "sum")
-    )
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    con = sqlite3.connect(tmp)
-    try:
-        con.executescript(
-            """
-            CREATE TABLE postcode (pcd TEXT PRIMARY KEY, pcds TEXT, x REAL, y REAL, lon REAL, lat REAL,
-                                   ctry TEXT, lsoa11 TEXT, lsoa21 TEXT) WITHOUT ROWID;
-            CREATE TABLE sector (sector TEXT PRIMARY KEY, x REAL, y REAL, lon REAL, lat REAL, n INTEGER,
-                                 source TEXT) WITHOUT ROWID;
-            CREATE TABLE outward (outward TEXT PRIMARY KEY, x REAL, y REAL, lon REAL, lat REAL, n INTEGER)
-                                 WITHOUT ROWID;
-            """
-        )
-        cols = ["pcd", "pcds", "x", "y", "lon", "lat", "ctry", "lsoa11", "lsoa21"]
-        con.executemany(
-            "INSERT INTO postcode VALUES (?,?,?,?,?,?,?,?,?)",
-            pcs[cols].astype(object).where(pcs[cols].notna(), None).itertuples(index=False, name=None),
-        )
-        con.executemany(
-            "INSERT INTO sector VALUES (?,?,?,?,?,?,?)",
-            sectors[["sector", "x", "y", "lon", "lat", "n", "source"]].itertuples(index=False, name=None),
-        )
-        con.executemany(
-            "INSERT INTO outward VALUES (?,?,?,?,?,?)",
-            outward[["outward", "x", "y", "lon", "lat", "n"]].itertuples(index=False, name=None),
-        )
-        con.commit()
-    finally:
-        con.close()
-    tmp.replace(path)
+# the postcode sources, their layouts and the LSOA of each postcode live in postcodes.py
+normalise_postcode, postcode_points = postcodes.normalise_postcode, postcodes.postcode_points

@@ -10,15 +10,17 @@
     gpkg     one layer per table, each with GDAL layer metadata `fsm_metadata` (the JSON) and a
              description; plus an attribute table "metadata" (key, value)
 
-Geometries: LSOA polygons (ONS BSC), district polygons (ONS BUC), region and England
-outlines dissolved from the districts, service location points.
+Geometries: LSOA polygons (ONS BSC), each kind of area's boundaries (area_kinds: district BUC,
+upper-tier, ICB and sub-ICB BSC; region and England dissolved from the districts), service
+location points.
 
 Every reader (read_csv, read_xlsx, read_geojson, read_gpkg) gives the tables back with their
 dtypes restored from the schema, so a round trip returns the table written.
 
-Spreadsheet safety: a text cell written as "=..." could run as a formula. In xlsx every text
-cell is written as text. In CSV, text cells starting with = + - @ tab, carriage return or '
-get a leading ' (OWASP's advice); read_csv removes it again.
+Spreadsheet safety (the shared rule in `text.spreadsheet_safe`): a text cell written as "=..."
+could run as a formula. In xlsx such cells are written as text with Excel's quote prefix. In
+CSV, text cells starting with = + - @ tab, carriage return or ' get a leading ' (OWASP's
+advice); read_csv removes it again.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import io
 import json
 import re
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -39,6 +40,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from . import text
+from .area_kinds import KINDS
 from .areas import Areas
 from .coverage import LEVELS, CoverageTable, merge_metadata
 
@@ -53,8 +56,8 @@ MIME = {
 }
 #: Formats that hold one table per file.
 SINGLE_TABLE = ("csv", "geojson")
-TEXT_ESCAPE = "text cells starting with = + - @ tab, carriage return or ' are prefixed with '"
-_RISKY = ("=", "+", "-", "@", "\t", "\r", "'")
+TEXT_ESCAPE = ("text cells starting with = + - @ tab, carriage return or ' are prefixed with ' (text that is a "
+               "plain number is not)")
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -113,15 +116,7 @@ def sidecar_path(csv_path: str | Path) -> Path:
 
 
 def _escape(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame
-    for c in frame.columns:
-        if pd.api.types.is_string_dtype(frame[c].dtype) or frame[c].dtype == object:
-            s = frame[c]
-            risky = s.str.startswith(_RISKY, na=False)
-            if risky.any():
-                out = out.copy() if out is frame else out
-                out[c] = s.where(~risky, "'" + s)
-    return out
+    return text.spreadsheet_safe_frame(frame)
 
 
 def _unescape(frame: pd.DataFrame, columns: list[dict]) -> pd.DataFrame:
@@ -130,7 +125,7 @@ def _unescape(frame: pd.DataFrame, columns: list[dict]) -> pd.DataFrame:
             s = frame[c["name"]]
             quoted = s.str.startswith("'", na=False)
             if quoted.any():
-                frame[c["name"]] = s.where(~quoted, s.str.slice(1))
+                frame[c["name"]] = s.where(~quoted, s.map(text.spreadsheet_unescape))
     return frame
 
 
@@ -231,9 +226,10 @@ def _write_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> None:
         vals = _cell_values(frame[c])
         if not pd.api.types.is_numeric_dtype(frame[c].dtype) and not pd.api.types.is_bool_dtype(frame[c].dtype):
             for k, v in enumerate(vals):
-                if v is not None and (v.startswith("=") or _ILLEGAL_XLSX.search(v)):
+                if v is not None and (text.formula_like(v) or _ILLEGAL_XLSX.search(v)):
                     cell = WriteOnlyCell(ws, value=_ILLEGAL_XLSX.sub("", v))
                     cell.data_type = "s"  # never a formula
+                    cell.quotePrefix = text.formula_like(v)  # Excel's own text marker: stays text when edited
                     vals[k] = cell
         cols.append(vals)
     for row in zip(*cols):
@@ -257,7 +253,7 @@ def _write_metadata_sheet(wb: Workbook, meta: dict) -> None:
             row.append(c)
         ws.append(row)
 
-    def text(v):
+    def as_text(v):
         if isinstance(v, str):
             c = WriteOnlyCell(ws, value=_ILLEGAL_XLSX.sub("", v))
             c.data_type = "s"
@@ -266,11 +262,11 @@ def _write_metadata_sheet(wb: Workbook, meta: dict) -> None:
 
     head("key", "value")
     for k, v in flatten({k: v for k, v in meta.items()}):
-        ws.append([k, text(v)])
+        ws.append([k, as_text(v)])
     ws.append([])
     head("table", "column", "type", "pandas_dtype", "description")
     for row in _column_rows(meta):
-        ws.append([text(v) for v in row])
+        ws.append([as_text(v) for v in row])
 
 
 def xlsx_bytes(tables) -> bytes:
@@ -332,15 +328,6 @@ def read_xlsx(path) -> dict[str, pd.DataFrame]:
 # ---------------------------------------------------------------- geometry
 
 
-@lru_cache(maxsize=4)
-def _dissolved(folder: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    areas = Areas.load(folder)
-    d = areas.district_boundaries.merge(areas.districts[["ltla24_code", "region24_code"]], on="ltla24_code")
-    regions = d.dissolve(by="region24_code", as_index=False)[["region24_code", "geometry"]]
-    england = gpd.GeoDataFrame({"country_code": ["E92000001"]}, geometry=[d.union_all()], crs=d.crs)
-    return regions, england
-
-
 def geometries(areas: Areas, table: CoverageTable) -> gpd.GeoSeries:
     """WGS84 geometry of each row of `table`, in row order (None where there is none)."""
     f, name = table.frame, table.name
@@ -348,12 +335,8 @@ def geometries(areas: Areas, table: CoverageTable) -> gpd.GeoSeries:
         return gpd.GeoSeries(gpd.points_from_xy(f["lon"], f["lat"]), index=f.index, crs=4326)
     if name == "lsoa":
         src, key = areas.lsoa_boundaries, "lsoa21_code"
-    elif name == "district":
-        src, key = areas.district_boundaries, "ltla24_code"
-    elif name == "region":
-        src, key = _dissolved(str(areas.folder))[0], "region24_code"
-    else:
-        src, key = _dissolved(str(areas.folder))[1], "country_code"
+    else:  # an area kind: its boundaries (regions and England dissolved from the districts)
+        src, key = areas.boundaries(name), KINDS[name].code
     geo = src.set_index(key).geometry.reindex(f[key].to_numpy())
     return gpd.GeoSeries(geo.to_numpy(), index=f.index, crs=src.crs).to_crs(4326)
 
@@ -469,12 +452,14 @@ def to_bytes(tables, fmt: str, areas: Areas | None = None) -> bytes:
 
 
 def file_name(tables, fmt: str, stem: str = "coverage") -> str:
-    """e.g. coverage-district-E06000020-1.6km.xlsx"""
+    """e.g. coverage-utla-E10000034-1.6km-under5.xlsx (filters' codes, radius, demand)"""
     tables = _tables(tables)
     meta = tables[0].metadata
     levels = "-".join(t.name for t in tables) if len(tables) < len(LEVELS) else "all"
-    where = [a["code"] for a in meta["filters"]["authority"]] or [r["code"] for r in meta["filters"]["region"]]
-    parts = [stem, levels, *where[:3], f"{meta['parameters']['radius_km']:g}km"]
+    where = [a["code"] for chosen in meta["filters"].values() for a in chosen]
+    demand = {"children_0_15": "children", "idaci_numerator": "idaci"}.get(meta["parameters"]["demand"],
+                                                                          meta["parameters"]["demand"])
+    parts = [stem, levels, *where[:3], f"{meta['parameters']['radius_km']:g}km", demand]
     return "-".join(parts) + (".metadata.json" if fmt == "json" else EXTENSIONS[fmt])
 
 

@@ -90,6 +90,11 @@ class Service(Base):
     assured_date: Mapped[date | None] = mapped_column(Date)  # ORUK: when last verified
     source: Mapped[str] = mapped_column(String(100))  # addition: where the record came from
     source_id: Mapped[str] = mapped_column(String(200))  # addition: its id there (URN, ORUK id, ...)
+    # addition: a linked site's main service (same source): its id there and its name (GIAS links)
+    part_of_id: Mapped[str | None] = mapped_column(String(200))
+    part_of_name: Mapped[str | None] = mapped_column(String(300))
+    # addition: when the source first listed it as closed, or first no longer listed it (kept, not deleted)
+    closed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking between stewards
@@ -115,6 +120,8 @@ class Location(Base):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+    # addition: what the point is: "building", "postcode" (the postcode's centre) or "sector" (about 1 km)
+    precision: Mapped[str] = mapped_column(String(10), default="building", server_default="building")
     __table_args__ = (Index("ix_location_postal_code", "postal_code"),)  # duplicate checks on import
 
 
@@ -193,6 +200,44 @@ class TaxonomyMapping(Base):
     note: Mapped[str | None] = mapped_column(Text)
     updated_by: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Steward(Base):
+    """Who may change the directory in the browser: an allow-list of signed-in accounts.
+
+    `email` is the identity provider's email claim, lower-cased. `role` is "steward" (changes
+    services in scope) or "admin" (every service, the taxonomy mapping and this list).
+    """
+
+    __tablename__ = "steward"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="steward")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(320))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # for the idle time-out
+    scopes: Mapped[list["StewardScope"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class StewardScope(Base):
+    """One thing a steward may change: an upper-tier authority (kind "authority", value its
+    utla23 code) or a source (kind "source", value the source name)."""
+
+    __tablename__ = "steward_scope"
+    email: Mapped[str] = mapped_column(ForeignKey("steward.email", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class DirectoryVersion(Base):
+    """One row: a counter every write to the directory bumps in its own transaction, so every
+    app process can tell (with one cheap read) whether its cached services are current."""
+
+    __tablename__ = "directory_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ServiceReport(Base):

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 
 from .model import Service, ServiceReport, utcnow
+from .text import strip_controls
 from .store import Directory, NotFound
 
 MAX_CHARS = 500
@@ -31,10 +32,9 @@ def clean_message(text) -> tuple[str, int]:
     """(cleaned message, number of control characters removed). Keeps line breaks (at most one
     blank line in a row), drops every other control or format character (Unicode Cc, Cf), caps
     the length at MAX_CHARS."""
-    # TODO(10): text.strip_controls once issue 10's shared helper is merged.
-    s = str(text or "").replace("\r\n", "\n").replace("\r", "\n")
+    s, removed = strip_controls(str(text or ""))  # NUL, C0/C1, bidi controls (the importers' rule)
     kept = [ch for ch in s if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")]
-    removed = len(s) - len(kept)
+    removed += len(s) - len(kept)  # and other invisible formatting (zero-width characters)
     s = "".join(kept).replace("\t", " ")
     s = "\n".join(" ".join(line.split()) for line in s.split("\n"))
     s = re.sub(r"\n{3,}", "\n\n", s).strip()

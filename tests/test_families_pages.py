@@ -82,10 +82,24 @@ def test_is_something_wrong_records_a_clean_capped_message(own_directory):
     msg = got[0]["message"]
     assert "\x00" not in msg and "\u202e" not in msg and "\n\n\n" not in msg and len(msg) <= reports.MAX_CHARS
     assert msg.startswith("Phone number changed <script>alert(1)</script>\n\nNow 01952 xxx")  # text, shown as text
-    # the Manage page lists it (plain text in a table), and a steward marks it dealt with
-    manage = run("../views/manage_directory.py")
+    # the Manage page lists it to a signed-in steward whose scope has the service (plain text in a table),
+    # who marks it dealt with; a steward of another authority does not see it
+    from tests.signin import add_steward, signed_in
+
+    add_steward("sam@telford.example", authorities=["E06000020"], url=own_directory.url)  # Telford and Wrekin
+    add_steward("kim@elsewhere.example", authorities=["E08000025"], url=own_directory.url)  # Birmingham
+    other = signed_in(AppTest.from_file("../views/manage_directory.py", default_timeout=120),
+                      "kim@elsewhere.example").run()
+    assert not other.exception and any(s.value == "Reports from families and professionals: 0" for s in other.subheader)
+    manage = signed_in(AppTest.from_file("../views/manage_directory.py", default_timeout=120),
+                       "sam@telford.example").run()
+    assert not manage.exception, [e.value for e in manage.exception]
     assert any(s.value == "Reports from families and professionals: 1" for s in manage.subheader)
-    assert reports.resolve(own_directory, [got[0]["report"]], "Sam") == 1 and not reports.open_reports(own_directory)
+    manage.multiselect(key="md_reports_done").set_value([got[0]["report"]]).run()
+    manage.button(key="md_reports_go").click().run()
+    assert not reports.open_reports(own_directory)
+    with own_directory.engine.connect() as c:
+        assert c.exec_driver_sql("select resolved_by from service_report").scalar() == "sam@telford.example"
     # the service going away takes its reports with it
     own_directory.delete(sid, actor="test")
     with own_directory.engine.connect() as c:

@@ -173,12 +173,14 @@ with st.expander("Share this search"):
     st.code(share, language=None, wrap_lines=True)
     st.download_button(
         "Download this list (CSV)",
-        results.assign(types=results.types.apply(lambda ts: "; ".join(taxonomy.label(t) for t in ts)))[
-            ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_min", "phone", "email",
-             "url", "last_verified", "source"]
-        ].round({"distance_km": 2, "walk_min": 0}).to_csv(index=False),
+        lambda: text.safe_csv(  # made when asked for (spreadsheet-safe), not on every run
+            results.assign(types=results.types.apply(lambda ts: "; ".join(taxonomy.label(t) for t in ts)))[
+                ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_min", "phone",
+                 "email", "url", "last_verified", "source"]
+            ].round({"distance_km": 2, "walk_min": 0})),
         file_name="family-support-nearby.csv",
         mime="text/csv",
+        on_click="ignore",
     )
 
 ui.footer()
