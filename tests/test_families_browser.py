@@ -29,7 +29,7 @@ def test_phone_shows_the_list_first_and_the_map_one_tap_away(app_url, browser):
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
     pg = ctx.new_page()
     try:
-        pg.goto(f"{app_url}/?q=TF1+1AA&radius=10")
+        pg.goto(f"{app_url}/?q=TF1+1AA&radius=10&types=early_education")
         wait_for_app(pg, "2 within 10 km of TF1 1AA")
         first = pg.locator('[data-testid="stExpander"]', has_text="Oakengates Nursery School").first
         assert first.bounding_box()["y"] + first.bounding_box()["height"] <= map_iframe(pg).bounding_box()["y"]
@@ -49,7 +49,7 @@ def test_phone_shows_the_list_first_and_the_map_one_tap_away(app_url, browser):
 
 
 def test_wide_screen_puts_list_and_map_side_by_side(app_url, page):
-    page.goto(f"{app_url}/?q=TF1+1AA&radius=10")
+    page.goto(f"{app_url}/?q=TF1+1AA&radius=10&types=early_education")
     wait_for_app(page, "2 within 10 km of TF1 1AA")
     first = page.locator('[data-testid="stExpander"]', has_text="Oakengates Nursery School").first.bounding_box()
     m = map_iframe(page).bounding_box()
@@ -58,7 +58,7 @@ def test_wide_screen_puts_list_and_map_side_by_side(app_url, page):
 
 
 def test_tick_services_then_print_the_shortlist(app_url, page, ids):
-    page.goto(f"{app_url}/?q=TF1+1AA&radius=10")
+    page.goto(f"{app_url}/?q=TF1+1AA&radius=10&types=early_education")
     wait_for_app(page, "2 within 10 km of TF1 1AA")
     for name in ("Madeley Nursery School", "Oakengates Nursery School"):
         page.get_by_text(f"Shortlist {name}").click()
@@ -114,10 +114,11 @@ def test_service_page_and_is_something_wrong(app_url, page, ids, seeded):
 
 STATES = [
     ("home", "/", "Find support near you"),
-    ("results", "/?q=TF1+1AA&radius=10", "2 within 10 km of TF1 1AA"),
+    ("results", "/?q=TF1+1AA&radius=10&types=early_education", "2 within 10 km of TF1 1AA"),
     ("ambiguous-place", "/?q=Central", "Choose a place"),
     ("error-message", "/?q=TF1+1CI", "has CI"),
     ("nothing-matches", "/?q=TF1+1AA&free=1", "No service in the directory matches"),
+    ("sign-in", "/sign-in", "Directory stewards: sign in"),
     ("gaps-area", "/gaps?area=E08000025", "Birmingham: deprived children far from support"),
     ("coverage", "/coverage", "Coverage per local authority district (2024): England"),
     ("manage", "/manage", "Manage directory"),  # TODO(10): signed in, once sign-in lands
@@ -158,7 +159,7 @@ def visible_ring(f) -> bool:
 
 
 def test_keyboard_only_search_open_a_result_and_reach_directions(app_url, page):
-    page.goto(f"{app_url}/")
+    page.goto(f"{app_url}/?types=early_education")  # the nursery schools (children's centres are nearer)
     wait_for_app(page, "Find support near you")
     f = tab_to(page, lambda f: f["tag"] == "INPUT" and f["label"] == "Postcode or place")
     page.keyboard.type("TF1 1AA")

@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from directory import reports, shortlist, taxonomy
+from directory.ingest.gias_cc import CHILDRENS_CENTRES_SOURCE
 from directory.nearest import Filters, filter_services
 from directory.store import Directory, NotFound
 
@@ -122,7 +123,7 @@ def test_reports_per_service_are_bounded(own_directory):
 
 
 def test_shortlist_link_round_trip(seeded, areas):
-    at = run(FIND, {"q": "TF1 1AA", "radius": "10"})
+    at = run(FIND, {"q": "TF1 1AA", "radius": "10", "types": "early_education"})  # the nursery schools
     assert at.caption[1].value.startswith("Tick “Shortlist”")
     boxes = [c for c in at.checkbox if c.label.startswith("Shortlist ")]
     assert [c.label for c in boxes] == ["Shortlist Oakengates Nursery School", "Shortlist Madeley Nursery School"]
@@ -137,6 +138,7 @@ def test_shortlist_link_round_trip(seeded, areas):
     # keeping the search in: a second link with q
     at.checkbox(key="fs_sl_keep_q").check().run()
     assert f"({expected}&q=TF1+1AA)" in markdown(at)
+    assert "types" not in expected  # only the services
     # the link opens the same services, in the order chosen, with every detail and no map
     params = dict(re.findall(r"(\w+)=([^&]+)", expected.split("?", 1)[1]))
     sl = run(SHORTLIST, params)
@@ -170,29 +172,12 @@ def test_empty_shortlist_says_how_to_make_one(seeded):
 
 
 @pytest.fixture()
-def with_childrens_centres(own_directory, areas, raw):
-    """The nursery schools plus DfE's open children's centres (the real GIAS file) whose postcodes are in the
-    loaded postcode file, placed at their postcodes, with the ages the GIAS importer gives them (issue 9b's
-    contract: pregnancy, 0 to 59 months). Issue 9b reads the whole file; this is only the test's own reading."""
-    from directory.geocode import LocateError, parse_full_postcode, postcode_latlon
-    from directory.store import Place, ServiceRecord
-
-    recs = []
-    with open(Path(raw) / CC_FILE, encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if not row["EstablishmentStatus (name)"].startswith("Open"):
-                continue
-            try:
-                point = postcode_latlon(areas.postcodes, parse_full_postcode(row["Postcode"]))
-            except LocateError:
-                continue
-            if point:
-                recs.append(ServiceRecord(
-                    source="DfE GIAS children's centres", source_id=row["URN"], name=row["EstablishmentName"],
-                    types=["childrens_centre"], pregnancy=True, min_age_months=0, max_age_months=59,
-                    places=[Place(latitude=point[0], longitude=point[1], postcode=row["Postcode"])]))
-    assert 20 < len(recs) < 2846
-    own_directory.upsert(recs, actor="test")
+def with_childrens_centres(own_directory):
+    """The seeded directory: DfE's nursery schools and every open children's centre and linked site of the
+    newest GIAS extract (issue 9b), which carry pregnancy and 0 to 59 months."""
+    f = own_directory.service_frame()
+    cc = f[f.source == CHILDRENS_CENTRES_SOURCE]
+    assert len(cc) > 2000 and cc.pregnancy.all() and (cc.min_age_months == 0).all() and (cc.max_age_months == 59).all()
     return own_directory
 
 
@@ -221,7 +206,7 @@ def test_stage_filter_and_entries_use_the_same_words(with_childrens_centres, are
             who = re.search(r"\*\*Who it is for:\*\* ([^\n]*)", e.markdown[0].value)[1].replace("\\", "")
             assert stage.label in who
     # children's centres are for pregnancy; nursery schools (no ages in this GIAS extract) are for children
-    centres = set(near.name[near.source == "DfE GIAS children's centres"])
+    centres = set(near.name[near.source == CHILDRENS_CENTRES_SOURCE])
     assert centres and by_stage["pregnant"] == centres
     assert by_stage["2to4"] == set(near.name) and by_stage["2to4"] - centres
 
