@@ -160,6 +160,8 @@ PAGE_CSS = """
 [data-testid="stCheckbox"] label:has(input:focus-visible), [data-testid="stRadio"] label:has(input:focus-visible) {
   outline: 3px solid #1d6f5f; outline-offset: 2px; border-radius: 4px;
 }
+/* a multiselect's text box shrinks to 12 px beside its chips on a phone: keep a 24 px target (WCAG 2.5.8) */
+[data-testid="stMultiSelect"] input { min-width: 24px !important; }
 @media (min-width: 640px) { .st-key-fs_view_switch { display: none; } }
 .st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 1.125rem; }
 @media print {
