@@ -60,8 +60,23 @@ def directory() -> Directory:
 
 
 @st.cache_data(show_spinner="Loading services...", max_entries=2)
-def _services(url: str, build_dir: str, version: int) -> pd.DataFrame:
+def _all_services(url: str, build_dir: str, version: int) -> pd.DataFrame:
     return attach_areas(_directory(url).service_frame(), _areas(build_dir))
+
+
+def all_services() -> pd.DataFrame:
+    """Every active service location as stored, linked duplicates kept apart (for stewards),
+    cached per directory version like `services()`."""
+    d = directory()
+    return _all_services(config.database_url(), str(config.build_dir()), d.version())
+
+
+@st.cache_data(show_spinner="Loading services...", max_entries=2)
+def _services(url: str, build_dir: str, version: int) -> pd.DataFrame:
+    from directory.duplicates import merge_linked, same_links
+
+    # services a steward linked as one place are shown once, naming every source
+    return merge_linked(_all_services(url, build_dir, version), same_links(_directory(url)))
 
 
 def services() -> pd.DataFrame:

@@ -66,8 +66,9 @@ def section(kind: str, code: str, place: str, outline=None) -> None:
     ).properties(height=220)
     st.altair_chart(chart, width="stretch")
     with st.expander("Numbers behind the chart"):
-        st.dataframe(by.rename(columns={"version": "Version", "area": place, "england": "England",
-                                        "area_index": f"{place} (index)", "england_index": "England (index)"}),
+        shown = by if level != "england" else by.drop(columns=["area", "area_index"])
+        st.dataframe(shown.rename(columns={"version": "Version", "area": place, "england": "England",
+                                           "area_index": f"{place} (index)", "england_index": "England (index)"}),
                      hide_index=True, width="stretch")
     m_col, l_col = st.columns([3, 2], gap="medium")
     with m_col:

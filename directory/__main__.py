@@ -148,11 +148,13 @@ def cmd_import(args) -> int:
         print("dry run: add --commit to write")
         return EXIT_OK
     try:
-        s = commit(rv, directory, actor_for(args.steward, kind, path.name), skip_rejected=args.skip_rejected)
+        s = commit(rv, directory, actor_for(args.steward, kind, path.name), skip_rejected=args.skip_rejected,
+                   source=source, kind=kind, file_name=path.name, steward=args.steward)
     except ImportRefused as e:
         print(f"nothing written: {e}")
         return EXIT_PROBLEMS if report.errors else EXIT_OK
-    print(f"written: {s.new} new, {s.updated} updated, {s.unchanged} unchanged")
+    print(f"written: {s.new} new, {s.updated} updated, {s.unchanged} unchanged (import {s.batch_id}: undo it "
+          f"with `python -m directory undo-import {s.batch_id} --steward NAME`)")
     return EXIT_OK
 
 
@@ -351,6 +353,90 @@ def cmd_centre_history(args) -> int:
     return EXIT_OK
 
 
+def cmd_quality(args) -> int:
+    """Record quality per record (worst first), per source or per upper-tier authority, as CSV or Excel."""
+    from datetime import date
+
+    from . import quality
+    from .areas import Areas, attach_areas
+    from .bootstrap import ensure_ready
+
+    out = Path(args.out)
+    fmt = args.format or (out.suffix.lstrip(".").lower() or "csv")
+    if fmt not in ("csv", "xlsx"):
+        print(f"error: --format must be csv or xlsx (got {fmt!r})", file=sys.stderr)
+        return EXIT_USAGE
+    if not out.parent.resolve().is_dir():
+        print(f"error: the folder {out.parent} does not exist", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        today = date.fromisoformat(args.as_of) if args.as_of else None
+    except ValueError:
+        print(f"error: --as-of must be a date YYYY-MM-DD (got {args.as_of!r})", file=sys.stderr)
+        return EXIT_USAGE
+    directory = ensure_ready(args.raw, progress=progress_line)
+    services = attach_areas(directory.service_frame(), Areas.load())
+    if args.source:
+        services = services[services.source.isin(args.source)]
+    if args.utla:
+        services = services[services["utla23_code"].isin(args.utla)] if "utla23_code" in services else services[:0]
+    table = quality.quality_table(services, args.by, today)
+    try:
+        quality.write_table(table, out, fmt)
+    except OSError as e:
+        print(f"error: could not write {out}: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"wrote {out}: {len(table):,} rows ({args.by})")
+    return EXIT_OK
+
+
+def cmd_imports(args) -> int:
+    from .batches import list_imports
+    from .store import Directory
+
+    rows = list_imports(Directory().create(), limit=args.limit)
+    for b in rows:
+        undone = f"\tundone {b['undone_at']:%Y-%m-%d %H:%M} by {b['undone_by']}" if b["undone_at"] else ""
+        print(f"{b['id']}\t{b['at']:%Y-%m-%d %H:%M}\t{b['actor']}\t{b['source'] or ''}\t{b['file_name'] or ''}\t"
+              f"{b['new']} new, {b['updated']} updated ({b['closed']} closed), {b['unchanged']} unchanged{undone}")
+    print(f"{len(rows)} imports", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_undo_import(args) -> int:
+    from .batches import UndoRefused, undo_import
+    from .store import Directory, NotFound
+
+    try:
+        r = undo_import(Directory().create(), args.batch_id, args.steward)
+    except (NotFound, UndoRefused) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"undid import {args.batch_id}: {r['removed']} services removed, {r['restored']} restored "
+          f"({r['reopened']} reopened), {r['skipped']} already as before")
+    return EXIT_OK
+
+
+def quality_epilog() -> str:
+    from .quality import FACTS
+
+    facts = "\n".join(f"  {f.name:9} {f.rule}" for f in FACTS)
+    return "facts (a record has each or misses it; the score counts the facts it has, 0-10):\n" + facts + QUALITY_EPILOG
+
+
+QUALITY_EPILOG = """
+
+--by record   one row per service, worst first: service_id, name, source, utla_code, utla_name,
+              score, missing (the facts' names joined by ";"), location_precision, one column per fact
+--by source   per source: records, mean_score, and for each fact its count and share (0-1)
+--by utla     the same per upper-tier authority (county or unitary council)
+
+examples:
+  python -m directory quality --by record --format csv --out quality.csv
+  python -m directory quality --by utla --format xlsx --out quality-by-council.xlsx
+"""
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m directory", description="Family Support Map: data and directory tools")
     common = argparse.ArgumentParser(add_help=False)
@@ -410,6 +496,27 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("not-verified", help="list active services not verified recently")
     v.add_argument("--days", type=int, default=365)
     v.set_defaults(func=cmd_not_verified)
+    q = sub.add_parser("quality", parents=[common], help="record quality: what each record lacks for families",
+                       description="Which family-critical facts each active service has, per record, source or "
+                                   "upper-tier authority.", epilog=quality_epilog(),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    q.add_argument("--by", choices=["record", "source", "utla"], default="record")
+    q.add_argument("--format", choices=["csv", "xlsx"], help="file format (default: from the --out extension)")
+    q.add_argument("--out", required=True, metavar="FILE")
+    q.add_argument("--source", action="append", help="keep one source (exact name); repeatable")
+    q.add_argument("--utla", action="append", metavar="CODE", help="keep one upper-tier authority (e.g. E10000003)")
+    q.add_argument("--as-of", metavar="DATE", help="the date 'verified within 12 months' counts from (default today)")
+    q.set_defaults(func=cmd_quality)
+
+    im = sub.add_parser("imports", help="list committed imports (id, when, steward, source, file, counts)")
+    im.add_argument("--limit", type=int, default=50)
+    im.set_defaults(func=cmd_imports)
+
+    ui_ = sub.add_parser("undo-import", help="undo every change one import made (itself recorded)")
+    ui_.add_argument("batch_id", type=int)
+    ui_.add_argument("--steward", required=True, help="who is undoing (recorded in the audit trail)")
+    ui_.set_defaults(func=cmd_undo_import)
+
 
     from .stewards_cli import register as register_stewards
 

@@ -128,8 +128,8 @@ class Location(Base):
 class ServiceAtLocation(Base):
     __tablename__ = "service_at_location"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
-    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"), index=True)
     service: Mapped[Service] = relationship(back_populates="locations")
     location: Mapped[Location] = relationship(lazy="joined")
 
@@ -137,7 +137,7 @@ class ServiceAtLocation(Base):
 class Contact(Base):
     __tablename__ = "contact"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(50))
     email: Mapped[str | None] = mapped_column(String(300))
@@ -146,7 +146,7 @@ class Contact(Base):
 class Schedule(Base):
     __tablename__ = "schedule"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     description: Mapped[str | None] = mapped_column(Text)  # "Tuesdays 10:00-11:30, term time"
     byday: Mapped[str | None] = mapped_column(String(50))
     opens_at: Mapped[str | None] = mapped_column(String(10))
@@ -156,14 +156,14 @@ class Schedule(Base):
 class Language(Base):
     __tablename__ = "language"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
 
 
 class CostOption(Base):
     __tablename__ = "cost_option"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     option: Mapped[str | None] = mapped_column(String(200))
     amount: Mapped[float | None] = mapped_column(Float)
     amount_description: Mapped[str | None] = mapped_column(Text)
@@ -182,6 +182,42 @@ class Audit(Base):
     service_id: Mapped[str] = mapped_column(String(36))
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+    # addition (0006): the import that made this change (or whose undo this row records)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"), index=True)
+
+
+class ImportBatch(Base):
+    """One committed import: who loaded which file of which source, when, and what it changed.
+    Undoing it restores every service it touched (see `Directory.undo_import`)."""
+
+    __tablename__ = "import_batch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str | None] = mapped_column(String(20))  # csv, oruk, gias-cc
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)  # of the updated: active services it closed
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ServiceLink(Base):
+    """A steward's decision on a pair of services from different sources that look like one place:
+    "same" (families see one entry naming both sources) or "different" (kept apart, not asked again).
+    The pair is stored in order (service_a < service_b)."""
+
+    __tablename__ = "service_link"
+    __table_args__ = (UniqueConstraint("service_a", "service_b", name="uq_service_link_pair"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_a: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_b: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(20))  # "same" or "different"
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class TaxonomyMapping(Base):

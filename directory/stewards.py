@@ -369,4 +369,4 @@ class Guard:
             if reason:
                 raise OutOfScope(f"Nothing was written. {reason}")
         return commit(rv, self.directory, actor_for(self.actor, kind, filename), skip_rejected=skip_rejected,
-                      progress=progress)
+                      progress=progress, kind=kind, file_name=filename, steward=self.actor)

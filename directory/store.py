@@ -31,6 +31,7 @@ from .model import (
     Contact,
     CostOption,
     DirectoryVersion,
+    ImportBatch,
     Language,
     Location,
     Organization,
@@ -118,6 +119,8 @@ class WriteSummary:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    closed: int = 0  # of the updated: active services the import closed (status no longer active)
+    batch_id: int | None = None  # the import batch, when the write was recorded as one
 
     @property
     def changed(self) -> int:
@@ -392,7 +395,7 @@ class Directory:
             return {k[1]: rec for k, (_, rec) in _stored_records(c, {source}).items()}
 
     def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None,
-               progress=None) -> WriteSummary:
+               progress=None, batch: dict | None = None) -> WriteSummary:
         """Insert or update records keyed on (source, source_id), all in one transaction.
 
         Unchanged records are not touched, so re-importing a file changes nothing.
@@ -401,6 +404,9 @@ class Directory:
         `fail_after` is for tests: raise after that many records, once the writes so far have
         been sent to the database, to prove the rollback. `progress(fraction)` is called every
         1,000 records.
+        `batch` ({"source", "kind", "file_name", "steward"}) records the write as one import
+        (an `import_batch` row with its counts; every audit row names it), so that
+        `undo_import` can undo all of it in one step.
         """
         summary = WriteSummary()
         records = list(records)
@@ -411,7 +417,20 @@ class Directory:
             stored = _stored_records(s.connection(), {r.source for r in records})  # key -> (id, record)
             created: dict[tuple[str, str], str] = {}  # key -> id of services created by this call
             reverified: list[tuple[str, ServiceRecord, ServiceRecord]] = []  # (id, old, new): only the date moved
-            new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor)
+            ib = None
+            if batch is not None:
+                ib = ImportBatch(actor=(batch.get("steward") or actor)[:200], source=(batch.get("source") or None),
+                                 kind=batch.get("kind"), file_name=(batch.get("file_name") or None),
+                                 new=0, updated=0, closed=0, unchanged=0)
+                if ib.source:
+                    ib.source = ib.source[:100]
+                if ib.file_name:
+                    ib.file_name = ib.file_name[:300]
+                s.add(ib)
+                s.flush()
+                summary.batch_id = ib.id
+            new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor,
+                                summary.batch_id)
             for i, r in enumerate(records):
                 if progress is not None and i % 1000 == 0:
                     progress(i / max(len(records), 1))
@@ -443,16 +462,21 @@ class Directory:
                     continue
                 stored[r.key] = (sv.id, r)
                 summary.updated += 1
+                if old.status == "active" and r.status != "active":
+                    summary.closed += 1
                 self._apply(s, sv, r, terms, orgs)
                 s.add(Audit(actor=actor, source=r.source, action="update", service_id=sv.id, before=_json(old),
-                            after=_json(r)))
+                            after=_json(r), batch_id=summary.batch_id))
                 if i % 500 == 499:
                     s.flush()
             new_rows.write()
             s.flush()
-            _write_reverified(s, reverified, actor)
+            _write_reverified(s, reverified, actor, summary.batch_id)
             if summary.changed or reverified:
                 bump_version(s)
+            if ib is not None:
+                ib.new, ib.updated, ib.closed, ib.unchanged = (summary.new, summary.updated, summary.closed,
+                                                               summary.unchanged)
         return summary
 
     @classmethod
@@ -850,7 +874,8 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
     return out
 
 
-def _write_reverified(s: Session, rows: list[tuple[str, ServiceRecord, ServiceRecord]], actor: str) -> None:
+def _write_reverified(s: Session, rows: list[tuple[str, ServiceRecord, ServiceRecord]], actor: str,
+                      batch_id: int | None = None) -> None:
     """Services whose only change is the last-verified date: one UPDATE per row by executemany
     (version up by one, as an ORM update would), with their audit rows."""
     if not rows:
@@ -861,15 +886,16 @@ def _write_reverified(s: Session, rows: list[tuple[str, ServiceRecord, ServiceRe
         [{"sid": sid, "d": new.last_verified, "now": now} for sid, _, new in rows])
     s.execute(Audit.__table__.insert(), [
         {"at": now, "actor": actor, "source": new.source, "action": "update", "service_id": sid,
-         "before": _json(old), "after": _json(new)} for sid, old, new in rows])
+         "before": _json(old), "after": _json(new), "batch_id": batch_id} for sid, old, new in rows])
 
 
 class _NewRows:
     """Rows of new services for each table, written with one executemany per table (much
     faster than the ORM's unit of work for a large import; same rows as `_apply` makes)."""
 
-    def __init__(self, s: Session, terms: dict[str, TaxonomyTerm], org_names: set[str], actor: str):
-        self.s, self.terms, self.actor = s, terms, actor
+    def __init__(self, s: Session, terms: dict[str, TaxonomyTerm], org_names: set[str], actor: str,
+                 batch_id: int | None = None):
+        self.s, self.terms, self.actor, self.batch_id = s, terms, actor, batch_id
         self.org_ids: dict[str, str] = {}
         names = sorted(org_names)
         for i in range(0, len(names), 500):
@@ -922,7 +948,8 @@ class _NewRows:
         for code in r.types:
             rows["service_taxonomy"].append({"service_id": sid, "taxonomy_term_id": self.terms[code].id})
         rows["audit"].append({"at": now, "actor": self.actor, "source": r.source, "action": "create",
-                              "service_id": sid, "before": None, "after": _json(r)})
+                              "service_id": sid, "before": None, "after": _json(r),
+                              "batch_id": self.batch_id})
         self.n += 1
         return sid
 

@@ -23,6 +23,7 @@ import csv
 import io
 import json
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 
@@ -34,7 +35,7 @@ BRISTOL = FEEDS / "bristol_council_services_2024-12.json"
 ORUK_SCHEMA = config.raw_dir().parent / "standards" / "open-referral-uk-3.0"  # beside the shared data
 
 #: Real postcodes in the loaded NSPL subset (Telford) with their NSPL coordinates.
-TF1_1AA = ("TF1 1AA", 52.699797, -2.519838)
+TF1_1AA = ("TF1 1AA", 52.699782, -2.519841)  # Code-Point Open 2025.4 (newer than the NSPL subset)
 TF3_1LY = ("TF3 1LY", 52.651897, -2.438933)
 
 
@@ -157,3 +158,25 @@ def template_rows(rows: list[dict], columns: list[str] | None = None, encoding: 
     w.writeheader()
     w.writerows(rows)
     return out.getvalue().encode(encoding)
+
+
+# ---------------------------------------------------------------- GIAS children's centres, real extract
+
+
+def later_extract(raw: Path, drop: int = 2, close: int = 1, rephone: int = 1) -> tuple[bytes, dict]:
+    """The real 21 Aug 2026 GIAS children's centres extract as a later version would change it: the first `drop`
+    centres gone, the next `close` listed as Closed, the next `rephone` with a new phone number.
+    Returns the file's bytes (UTF-8, GIAS's layout) and the URNs of each change."""
+    df = pd.read_csv(raw / "edubaseallchildrencentre20260821.csv", dtype=str, keep_default_na=False)
+    df = df[df.Postcode.str.strip() != ""].reset_index(drop=True)  # placeable ones (not the blank postcode)
+    dropped = list(df.URN[:drop])
+    closed = list(df.URN[drop:drop + close])
+    rephoned = list(df.URN[drop + close:drop + close + rephone])
+    df.loc[drop:drop + close - 1, "EstablishmentStatus (name)"] = "Closed"
+    df.loc[drop + close:drop + close + rephone - 1, "TelephoneNum"] = "01234-567890"
+    full = pd.read_csv(raw / "edubaseallchildrencentre20260821.csv", dtype=str, keep_default_na=False)
+    blank = full[full.Postcode.str.strip() == ""]
+    out = pd.concat([df.iloc[drop:], blank])
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    return buf.getvalue().encode("utf-8"), {"dropped": dropped, "closed": closed, "rephoned": rephoned}

@@ -19,7 +19,7 @@ def map_frame(pg):
 
 def test_family_types_a_postcode_and_sees_services(app_url, page):
     ARTIFACTS.mkdir(exist_ok=True)
-    page.goto(f"{app_url}/")
+    page.goto(f"{app_url}/?types=early_education")  # the nursery schools (children's centres are nearer)
     wait_for_app(page, "Find support near you")
     box = page.get_by_role("textbox", name="Postcode or place")
     box.fill("tf1 1aa")
@@ -30,7 +30,7 @@ def test_family_types_a_postcode_and_sees_services(app_url, page):
     assert page.get_by_text(re.compile(r"4\.4 km · about 56 min walk")).count() == 1
 
     # widen the radius through the URL a health visitor would send
-    page.goto(f"{app_url}/?q=TF1+1AA&radius=10")
+    page.goto(f"{app_url}/?q=TF1+1AA&radius=10&types=early_education")
     wait_for_app(page, "2 within 10 km of TF1 1AA")
     frame = map_frame(page)
     # the radius circle, the searched point and one marker per service
@@ -56,7 +56,7 @@ def test_phone_width_has_no_sideways_scroll(app_url, browser):
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
     pg = ctx.new_page()
     try:
-        pg.goto(f"{app_url}/?q=TF1+1AA&radius=10")
+        pg.goto(f"{app_url}/?q=TF1+1AA&radius=10&types=early_education")
         wait_for_app(pg, "2 within 10 km of TF1 1AA")
         map_frame(pg)
         pg.wait_for_timeout(500)
@@ -64,3 +64,20 @@ def test_phone_width_has_no_sideways_scroll(app_url, browser):
         pg.screenshot(path=str(ARTIFACTS / "find_support_phone.png"), full_page=True)
     finally:
         ctx.close()
+
+
+def test_national_directory_worcester(app_url, page, seeded):
+    """A Worcester postcode (outside the old 9 postcode areas): children's centres at their postcode centres."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1400, "height": 1900})  # Streamlit scrolls inside the page: all of it in view
+    page.goto(f"{app_url}/?q=WR1+1AA&radius=5&types=childrens_centre")
+    wait_for_app(page, "within 5 km of WR1 1AA")
+    frame = map_frame(page)
+    first = page.locator('[data-testid="stExpander"] summary').filter(has_text="km ·").first
+    label = first.inner_text()
+    assert re.search(r"1\. .* · \d+\.\d km · (about \d+ min walk|under 1 min walk)", label), label
+    first.click()
+    page.get_by_text("postcode centre (not the exact building)").first.wait_for()
+    assert frame.locator("path.leaflet-interactive").count() >= 3
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(ARTIFACTS / "find_support_national.png"), full_page=True)

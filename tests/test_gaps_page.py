@@ -67,7 +67,8 @@ def measures(areas, seeded):
 def test_england_by_default(seeded, measures):
     at = run()
     assert at.subheader[0].value == "England: deprived children far from support"
-    assert "378 service locations" in at.caption[0].value and "counting children under 5" in at.caption[0].value
+    n = len(seeded.service_frame())
+    assert f"{n:,} service locations" in at.caption[0].value and "counting children under 5" in at.caption[0].value
     assert at.radio(key="pg_kind").value == "utla" and at.radio(key="pg_demand").value == "under5"
     # England is drawn by its 153 upper-tier authorities: a small payload, no LSOA polygons
     args = map_args(at)
@@ -244,7 +245,8 @@ def test_gap_list_downloads_as_csv(seeded, measures, monkeypatch):
 
     monkeypatch.setattr(MediaFileManager, "add", spy)
     at = run({"area": BIRMINGHAM, "deciles": "1"})
-    assert [b.label for b in at.download_button] == ["Download the gap list (CSV)"]
+    assert [b.label for b in at.download_button] == ["Download the gap list (CSV)",
+                                                     "Download the neighbourhoods that lost reach (CSV)"]
     name = "provision-gaps-utla-E08000025-1.6km-deciles1-1-under5.csv"
     got = pd.read_csv(io.BytesIO(files[name].encode() if isinstance(files[name], str) else files[name]))
     expected = access.gap_list(measures[measures.ltla24_code == BIRMINGHAM], radius_km=1.6, deciles=(1,),

@@ -4,13 +4,15 @@ families see it on the Find support page. Each test has its own throwaway direct
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from directory.store import Directory
 from tests.signin import add_steward, signed_in
-from tests.stewards_data import TF1_1AA, gias_cc_csv, gias_cc_row, oruk_page, oruk_service, template_rows
+from tests.stewards_data import TF1_1AA, later_extract, oruk_page, oruk_service, template_rows
 
 MANAGE = "../views/manage_directory.py"
 FIND = "../views/find_support.py"
@@ -118,14 +120,26 @@ def test_steward_loads_oruk_feed_commits_corrects_and_families_see_it(own_direct
     assert any(FEEDING in label for label in family_sees("TF1 1AA"))
 
 
-def test_gias_childrens_centres_through_the_page(own_directory):
-    data = gias_cc_csv([gias_cc_row(0, name="Hadley Children's Centre"),
-                        gias_cc_row(1, name="Old Centre", status="Closed")])
-    at = upload(manage(), "gias-cc", "childrenscentres20250524.csv", data)
+def test_gias_childrens_centres_sync_review_through_the_page(own_directory, raw):
+    # the directory starts with the 21 Aug 2026 extract; a later version with its links file is a sync review
+    data, changed = later_extract(raw)
+    at = manage()
+    ok(at.radio(key="md_kind").set_value("gias-cc").run())
     assert at.text_input(key="md_source_gias-cc").value == "DfE GIAS children's centres"
-    assert metrics(at)["New"] == 1 and "Skipped (not open): Closed 1." in at.info[0].value
+    at.file_uploader[0].set_value(("edubaseallchildrencentre20260901.csv", data, "text/csv"))
+    at.file_uploader[1].set_value(("links_edubaseallchildrencentre20260901.csv",
+                                   (raw / "links_edubaseallchildrencentre20260821.csv").read_bytes(), "text/csv"))
+    ok(at.run())
+    m = metrics(at)
+    assert (m["New"], m["Changed"], m["No longer listed"], m["Reappeared"], m["Listed as closed"],
+            m["Can't be placed"]) == (0, 1, 2, 0, 1, 6)
+    sync = next(d.value for d in at.dataframe if "change" in d.value.columns)
+    assert set(sync.id[sync.change == "no longer listed"]) == set(changed["dropped"])
+    assert list(sync.id[sync.change == "changed"]) == changed["rephoned"]
+    assert list(sync.details[sync.change == "changed"]) == ["phone"]
     ok(at.button(key="md_commit").click().run())
-    assert any("Hadley Children's Centre" in label for label in family_sees("TF1 1AA"))  # 0.95 km away
+    gone = Directory(os.environ["FSM_DATABASE_URL"]).find("DfE GIAS children's centres", changed["dropped"][0])
+    assert gone.record.status == "defunct" and str(gone.record.closed_on) == "2026-09-01"
 
 
 def test_oversize_and_malformed_uploads_are_refused_with_a_message(own_directory, monkeypatch):

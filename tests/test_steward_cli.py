@@ -4,6 +4,7 @@ undo, not-verified; their output and exit codes, on a throwaway directory."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ import pytest
 from directory.__main__ import EXIT_DATA, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, main
 from directory.store import Directory
 from tests.conftest import ROOT
-from tests.stewards_data import NORTH_LINCS, gias_cc_csv, gias_cc_row, oruk_page, oruk_service
+from tests.stewards_data import NORTH_LINCS, later_extract, oruk_page, oruk_service
 
 
 @pytest.fixture()
@@ -22,20 +23,35 @@ def cli_db(tmp_path, monkeypatch, areas):
     return url
 
 
-def test_gias_children_centres_dry_run_commit_and_reimport(cli_db, tmp_path, capsys):
-    path = tmp_path / "childrenscentres20250524.csv"
-    path.write_bytes(gias_cc_csv([gias_cc_row(0, name="Hadley Children's Centre"),
-                                  gias_cc_row(1, name="Closed Centre", status="Closed")]))
+def test_gias_children_centres_sync_review_commit_and_reimport(cli_db, tmp_path, capsys, raw):
+    # the directory starts with the 21 Aug 2026 extract (seeded); a later version changes four centres
+    data, changed = later_extract(raw)
+    path = tmp_path / "edubaseallchildrencentre20260901.csv"
+    path.write_bytes(data)
+    (tmp_path / "links_edubaseallchildrencentre20260901.csv").write_bytes(
+        (raw / "links_edubaseallchildrencentre20260821.csv").read_bytes())
     assert main(["import", "gias-cc", str(path)]) == EXIT_OK
     out = capsys.readouterr().out
-    assert "2 rows: 1 new, 0 updated, 0 unchanged, 0 rejected, 1 skipped" in out and "dry run" in out
+    assert f"links: {tmp_path / 'links_edubaseallchildrencentre20260901.csv'}" in out
+    assert ("sync review against the stored DfE GIAS children's centres 01 Sep 2026: 0 new, 1 changed, "
+            "2836 unchanged, 0 reappeared, 2 no longer listed, 1 listed as closed, 6 can't be placed") in out
+    for kind, urns in (("no longer listed", changed["dropped"]), ("closed", changed["closed"]),
+                       ("changed", changed["rephoned"])):
+        for urn in urns:
+            assert re.search(rf"^{kind}\t{urn}\t", out, re.M), (kind, urn)
+    assert re.search(rf"^changed\t{changed['rephoned'][0]}\t.*\tphone$", out, re.M)
+    assert "dry run" in out
     assert main(["import", "gias-cc", str(path), "--commit", "--steward", "Sam"]) == EXIT_OK
-    assert "written: 1 new" in capsys.readouterr().out
+    # 2836 re-verified, 1 changed, 1 listed as closed, 2 no longer listed
+    assert "written: 0 new, 2840 updated, 0 unchanged" in capsys.readouterr().out
     assert main(["import", "gias-cc", str(path), "--commit"]) == EXIT_OK
-    assert "0 new, 0 updated, 1 unchanged" in capsys.readouterr().out
+    assert "0 new, 1 changed, " not in capsys.readouterr().out
     d = Directory(cli_db)
-    assert d.find("DfE GIAS children's centres", "20000").record.name == "Hadley Children's Centre"
-    assert d.history()[0]["actor"] == "Sam (DfE GIAS children's centres CSV: childrenscentres20250524.csv)"
+    for urn in changed["dropped"] + changed["closed"]:
+        st = d.find("DfE GIAS children's centres", urn)
+        assert st.record.status == "defunct" and str(st.record.closed_on) == "2026-09-01"
+    assert d.find("DfE GIAS children's centres", changed["rephoned"][0]).record.phone == "01234-567890"
+    assert d.history()[0]["actor"] == "Sam (DfE GIAS children's centres CSV: edubaseallchildrencentre20260901.csv)"
 
 
 def test_oruk_problems_exit_1_and_skip_rejected(cli_db, tmp_path, capsys):
@@ -68,7 +84,7 @@ def test_usage_and_data_errors(cli_db, tmp_path, capsys):
 
 def test_export_db_undo_and_not_verified(cli_db, tmp_path, capsys):
     assert main(["db", "upgrade"]) == EXIT_OK
-    assert "revision 0004 (newest 0004)" in capsys.readouterr().out
+    assert "revision 0006 (newest 0006)" in capsys.readouterr().out
     d = Directory(cli_db)
     from tests.test_directory_storage import rec
 
@@ -99,4 +115,4 @@ def test_alembic_command_line_uses_the_same_url(tmp_path):
     assert run.returncode == 0, run.stderr
     from directory.migrate import current
 
-    assert current(Directory(url).engine) == "0004"
+    assert current(Directory(url).engine) == "0006"

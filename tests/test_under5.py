@@ -48,9 +48,10 @@ def raw_with(tmp_path: Path, extra: dict[str, Path] | None = None, without: tupl
     """A raw folder linking every shared file (but `without`), plus `extra`."""
     raw = tmp_path / "raw"
     raw.mkdir()
-    for p in RAW.iterdir():
-        if p.name not in without:
-            (raw / p.name).symlink_to(p)
+    for p in RAW.rglob("*"):  # real folders, linked files (a folder link is not searched)
+        if p.is_file() and p.name not in without:
+            (raw / p.relative_to(RAW)).parent.mkdir(parents=True, exist_ok=True)
+            (raw / p.relative_to(RAW)).symlink_to(p)
     for name, p in (extra or {}).items():
         (raw / name).symlink_to(p)
     return raw

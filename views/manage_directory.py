@@ -13,6 +13,7 @@ from directory.ingest.oruk import export_json
 from directory.ingest.report import MB, megabytes
 from directory.ingest.review import KINDS, ImportRefused, default_source, read_file, review
 from directory.store import NotFound, StaleEdit
+from views import manage_quality
 
 account = ui.account()
 if account is None:  # not a signed-in steward: nothing here (the page is not in their navigation either)
@@ -47,9 +48,11 @@ def changed(message: str) -> None:
     st.rerun()
 
 
-tab_names = ["Import a list", "Add or edit a service", "Check and undo", "Export", "Taxonomy mapping"]
-tabs = st.tabs(tab_names + (["Stewards"] if account.is_admin else []))
-tab_import, tab_edit, tab_check, tab_export, tab_terms = tabs[:5]
+tab_names = ["Import a list", "Add or edit a service", "Check and undo", "Export", "Taxonomy mapping",
+             "Record quality", "Imports", "Duplicates"]
+manage_quality.before_tabs(state)
+tabs = st.tabs(tab_names + (["Stewards"] if account.is_admin else []), key="md_tab", on_change="rerun")
+tab_import, tab_edit, tab_check, tab_export, tab_terms, tab_quality, tab_imports, tab_dups = tabs[:8]
 
 # ---------------------------------------------------------------- import
 with tab_import:
@@ -307,6 +310,7 @@ with tab_edit:
                 changed(f"Removed {text.md(editing.record.name)} (undo it from Check and undo).")
         with st.expander("History of this service"):
             st.dataframe(steward.history_rows(directory, editing.id), hide_index=True, width="stretch")
+        manage_quality.record_badge(state, editing.id)
 
 # ---------------------------------------------------------------- check and undo
 with tab_check:
@@ -392,8 +396,25 @@ with tab_terms:
             state.md_unmapped = []
             changed(f"Mapping saved ({n} rows added, changed or removed). Upload the file again to use it.")
 
+# ---------------------------------------------------------------- quality, imports, duplicates
+
+
+def in_scope(records):
+    """Which quality records this steward may change (by source, or the authority of the record's place)."""
+    return [stewards.may_change(account, src, {utla if isinstance(utla, str) else None}, guard.names) is None
+            for src, utla in zip(records.source, records.utla_code)]
+
+
+with tab_quality:
+    manage_quality.quality_tab(state, scope=in_scope)
+with tab_imports:
+    manage_quality.imports_tab(state, directory, guard.actor, changed,
+                               refusal=lambda recs: next((r for r in guard.refusals(recs) if r), None))
+with tab_dups:
+    manage_quality.duplicates_tab(state, directory, guard.actor, changed, scope=in_scope)
+
 if account.is_admin:
-    with tabs[5]:
+    with tabs[8]:
         from views import manage_stewards
 
         manage_stewards.show(account, directory, areas, guard.names)

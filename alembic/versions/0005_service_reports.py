@@ -1,7 +1,7 @@
 """"Is something wrong here?" reports from a service's public page, for its stewards.
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0006
 """
 
 from typing import Sequence, Union
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: Union[str, Sequence[str], None] = "0004"
+down_revision: Union[str, Sequence[str], None] = "0006"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 

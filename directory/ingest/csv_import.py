@@ -144,7 +144,8 @@ def read_services_csv(
 def record_from_fields(fields: dict[str, str], source: str, postcodes: PostcodeIndex | None,
                        row: int = 0) -> tuple[ServiceRecord | None, list[Problem]]:
     """One service from template columns (e.g. the steward's edit form), validated as a CSV row is."""
-    row_values = {k: ("" if v is None else str(v)).strip() for k, v in fields.items()}
+    # typed text loses control characters too (NUL, bidi overrides), as an import's does
+    row_values = {k: text.strip_controls(("" if v is None else str(v)))[0].strip() for k, v in fields.items()}
     return _record(row_values, row, source, postcodes)
 
 

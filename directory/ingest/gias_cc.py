@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -120,8 +121,11 @@ def file_bytes(path: Path | str) -> bytes:
 def maybe_gunzip(data: bytes, limit_bytes: int | None = None) -> bytes:
     if data[:2] != b"\x1f\x8b":
         return data
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
-        out = f.read(-1 if limit_bytes is None else limit_bytes + 1)
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as f:
+            out = f.read(-1 if limit_bytes is None else limit_bytes + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise LayoutError(f"The file looks gzip-compressed but can't be unpacked ({e}).") from e
     if limit_bytes is not None and len(out) > limit_bytes:
         raise LayoutError(f"The file unpacks to more than {limit_bytes / 1e6:.0f} MB: split it into smaller files.")
     return out

@@ -149,14 +149,22 @@ def _retire_closed(report: Report, directory: Directory) -> None:
 
 
 def commit(rv: Review, directory: Directory, actor: str, skip_rejected: bool = False,
-           fail_after: int | None = None, progress=None) -> WriteSummary:
-    """Write the reviewed records in one transaction: all of them or, on any failure, none."""
+           fail_after: int | None = None, progress=None, *, source: str | None = None, kind: str | None = None,
+           file_name: str | None = None, steward: str | None = None) -> WriteSummary:
+    """Write the reviewed records in one transaction: all of them or, on any failure, none.
+    The write is recorded as one import batch (source, kind, file name, steward), which
+    `batches.undo_import` can undo in one step."""
     if not actor or not actor.strip():
         raise ImportRefused("Say who you are: every change records who made it.")
     reason = rv.refusal(skip_rejected)
     if reason:
         raise ImportRefused(reason)
-    return directory.upsert(rv.records, actor=actor.strip(), fail_after=fail_after, progress=progress)
+    if source is None:
+        common = rv.sources.most_common(1)
+        source = common[0][0] if common else None
+    batch = {"source": source, "kind": kind, "file_name": Path(file_name).name if file_name else None,
+             "steward": (steward or actor).strip()}
+    return directory.upsert(rv.records, actor=actor.strip(), fail_after=fail_after, progress=progress, batch=batch)
 
 
 def actor_for(steward: str, kind: str, filename: str | None) -> str:
