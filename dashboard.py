@@ -35,4 +35,9 @@ pages = {
         st.Page("views/about.py", title="About the data", icon=":material/info:", url_path="about"),
     ],
 }
-st.navigation(pages).run()
+# Reached by their links (sent, printed), not listed in the navigation.
+unlisted = [
+    st.Page("views/service.py", title="Service", url_path="service"),
+    st.Page("views/shortlist.py", title="Shortlist", url_path="shortlist"),
+]
+ui.navigation(pages, unlisted).run()

@@ -11,10 +11,12 @@ OpenStreetMap, with attribution; offline the background stays grey.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
 import folium
+import jinja2
 import pandas as pd
 
 from . import config, text
@@ -101,8 +103,28 @@ def localise(m: folium.Map) -> folium.Map:
     return m
 
 
+_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>')
+#: A visible focus ring on the map's controls, links and markers for keyboard users (WCAG 2.4.7).
+FOCUS_CSS = ("<style>.leaflet-container a:focus-visible, .leaflet-container .leaflet-interactive:focus-visible,"
+             " .leaflet-container:focus-visible { outline: 3px solid #1d6f5f; outline-offset: 2px; }</style>")
+
+
+class Map(folium.Map):
+    """folium's Map without its `maximum-scale=1.0, user-scalable=no` viewport: people must be able to zoom
+    the page (WCAG 1.4.4; axe rule meta-viewport); and with a visible keyboard focus ring."""
+
+    def render(self, **kwargs):
+        super().render(**kwargs)
+        header = self.get_root().header
+        el = header._children.get(self.get_name())
+        if el is not None:
+            html = _VIEWPORT.sub('<meta name="viewport" content="width=device-width, initial-scale=1.0">', el.render())
+            html += FOCUS_CSS
+            el._template = jinja2.Template("{% raw %}" + html + "{% endraw %}")
+
+
 def base_map(lat: float, lon: float, zoom: int = 13) -> folium.Map:
-    return folium.Map(
+    return Map(
         location=[lat, lon],
         zoom_start=zoom,
         tiles="OpenStreetMap",

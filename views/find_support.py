@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import maps, taxonomy, text, urlstate
+from directory import maps, shortlist, taxonomy, text, urlstate
 from directory.config import WALKING_KMH
 from directory.geocode import LocateError, locate
 from directory.nearest import Filters, near
@@ -48,6 +48,8 @@ with st.expander("Filters", expanded=filters_on):
     st.selectbox(
         "Age or stage", STAGE_OPTIONS, key="fs_stage",
         format_func=lambda c: taxonomy.STAGE_BY_CODE[c].label if c else "Any age or stage",
+        help="The same words as on each entry. 1 to 2 years: from the first to the second birthday; "
+             "2 to 4 years: from the second birthday until the fifth.",
     )
     st.checkbox("Self-referral only (no need to be referred by a professional)", key="fs_self")
     st.checkbox("Free only", key="fs_free")
@@ -119,7 +121,16 @@ st.caption(
     "real routes are longer, and slower with a pram."
 )
 
-map_col, list_col = st.columns([3, 2], gap="medium")
+# Phone first: on a narrow screen the list comes first and the map is one tap away (the switch shows
+# only below 640 px, where Streamlit stacks columns); on a wide screen list and map sit side by side.
+with st.container(key="fs_view_switch"):
+    view = st.radio("Show", ["List", "Map"], horizontal=True, key="fs_view",
+                    help="On a small screen: the list of services, or the map of them.")
+shortlist_ids = ui.shortlist()
+if view == "Map":  # the map first (on a phone: at the top), the list after it
+    map_col, list_col = st.columns([3, 2], gap="medium")
+else:
+    list_col, map_col = st.columns([2, 3], gap="medium")
 with map_col:
     out = st_folium(
         maps.search_map(origin, state.radius_km, results), key="fs_map", height=520, use_container_width=True,
@@ -128,12 +139,28 @@ with map_col:
 selected = maps.clicked_service(results, (out or {}).get("last_object_clicked"))
 
 with list_col:
+    with st.container(key="fs_shortlist_bar"):
+        if shortlist_ids:
+            st.markdown(
+                f"**Your shortlist: {len(shortlist_ids)} service{'s' if len(shortlist_ids) != 1 else ''}.** "
+                f"[Open the shortlist to print or send]({shortlist.link(shortlist_ids)})"
+            )
+            if st.checkbox(f"Show distances from {text.md(state.q)} on the shortlist (puts it in the link)",
+                           key="fs_sl_keep_q"):
+                st.markdown(f"[Open the shortlist with distances]({shortlist.link(shortlist_ids, state.q)})")
+        else:
+            st.caption("Tick “Shortlist” on the services you want to print or send.")
     for i, row in enumerate(results.to_dict("records"), start=1):
+        sid = row["service_id"]
         label = (
             f"{i}\\. **{text.md(row['name'])}** · {row['distance_km']:.1f} km · {text.walk_text(row['walk_min'])}"
         )
-        with st.expander(label, expanded=row["service_id"] == selected):
+        with st.expander(label, expanded=sid == selected):
             st.markdown(text.details_markdown(row))
+            st.markdown(f"[This service's own page (to send or print)]({shortlist.service_link(sid)})")
+        key = f"sl_{sid}_{row['location_id']}"  # a service at two places nearby is listed twice
+        st.session_state[key] = sid in shortlist_ids
+        st.checkbox(f"Shortlist {text.md(row['name'])}", key=key, on_change=ui.toggle_shortlist, args=(sid, key))
 
 share = f"?{urlencode(urlstate.encode(state))}"
 try:
@@ -143,7 +170,7 @@ except Exception:  # no browser context (e.g. in tests): a relative link is stil
     pass
 with st.expander("Share this search"):
     st.write("Copy this link to send the same search and filters to someone else:")
-    st.code(share, language=None)
+    st.code(share, language=None, wrap_lines=True)
     st.download_button(
         "Download this list (CSV)",
         lambda: text.safe_csv(  # made when asked for (spreadsheet-safe), not on every run
