@@ -43,6 +43,13 @@ def cmd_data(args) -> int:
         print(f"built {config.build_dir(args.out)} in {time.perf_counter() - t:.1f} s")
     else:
         print(f"{config.build_dir(args.out)} is up to date (inputs unchanged)")
+    from .walking import ensure_network, needs_network  # walking network: its own manifest (issue 15)
+
+    fresh = needs_network(raw, args.out)
+    net = ensure_network(raw, args.out, progress_line)
+    if net is not None:
+        print(f"walking network: {net.n_nodes:,} nodes, {net.info['km']:,} km of paths "
+              f"({'built' if fresh else 'up to date'}; © OpenStreetMap contributors)")
     return EXIT_OK
 
 
