@@ -133,7 +133,9 @@ def read_extracts(paths, progress: Progress | None = None) -> Extract:
         fp = osmium.FileProcessor(str(path)).with_locations().with_filter(osmium.filter.KeyFilter("highway"))
         w_lon, w_lat = [], []
         for obj in fp:
-            if not obj.is_way() or obj.id in seen_ways or not walkable(obj.tags):
+            # a way met again in an overlapping extract is read again: cut at a different place, it
+            # may hold other pieces; pairs met twice are kept once (network_from_extract)
+            if not obj.is_way() or not walkable(obj.tags):
                 continue
             seen_ways.add(obj.id)
             ids, xs, ys, runs = [], [], [], []
