@@ -519,7 +519,8 @@ def walking_pairs(net: Network, origins: np.ndarray, dests: np.ndarray, radius_m
 
 def tagged_childrens_centres(path) -> pd.DataFrame:
     """Children's centres mapped in an OSM file (amenity=childrens_centre or
-    social_facility=childrens_centre): name, x, y (BNG; a building's mean node position)."""
+    social_facility=childrens_centre): osm id, name, street, postcode, x, y (BNG), lon, lat
+    (a building's mean node position)."""
     import osmium
 
     rows = []
@@ -536,5 +537,6 @@ def tagged_childrens_centres(path) -> pd.DataFrame:
         if pts:
             lon, lat = np.mean(np.asarray(pts), axis=0)
             x, y = _TO_BNG.transform(lon, lat)
-            rows.append({"osm": f"{o.type_str()}{o.id}", "name": t.get("name", ""), "x": x, "y": y})
-    return pd.DataFrame(rows, columns=["osm", "name", "x", "y"])
+            rows.append({"osm": f"{o.type_str()}{o.id}", "name": t.get("name", ""), "street": t.get("addr:street"),
+                         "postcode": t.get("addr:postcode"), "x": x, "y": y, "lon": lon, "lat": lat})
+    return pd.DataFrame(rows, columns=["osm", "name", "street", "postcode", "x", "y", "lon", "lat"])

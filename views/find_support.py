@@ -118,8 +118,8 @@ else:
 pace_text = f"{pace:g} km/h" + (" (3 mph)" if pace == WALKING_KMH else " (with a pram)")
 along = results["walk_basis"].eq("paths")
 if along.all():
-    route_note = (f"Walking times follow the streets and footpaths mapped by OpenStreetMap from {origin.label} "
-                  f"(whose nearest path is {results['origin_snap_m'].iloc[0]:.0f} m away), at {pace_text}.")
+    route_note = (f"Walking times follow the streets and footpaths mapped by OpenStreetMap, from the path nearest "
+                  f"{origin.label} ({results['origin_snap_m'].iloc[0]:.0f} m away), at {pace_text}.")
 elif along.any():
     route_note = (f"Walking times follow mapped streets and footpaths where marked \"along paths\"; the others "
                   f"are straight lines from {origin.label}, and real routes are longer. Pace: {pace_text}.")

@@ -1,0 +1,80 @@
+"""Families in north-west Nottingham see walking times along real paths: AppTest and Chromium.
+
+The directory for these tests is the seeded one (GIAS) plus the children's centres mapped in the
+Nottingham OpenStreetMap extract itself (real places, with their OSM names and postcodes)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from directory import walking
+from directory.bootstrap import seed
+from directory.store import Directory, Place, ServiceRecord
+from tests.conftest import ARTIFACTS, streamlit_server, wait_for_app
+from tests.test_find_browser import map_frame
+
+PAGE = "../views/find_support.py"
+BULWELL = "NG6 9EE"  # a street of houses in Bulwell (Code-Point Open: 454973, 344283)
+
+
+@pytest.fixture(scope="module")
+def notts_db(tmp_path_factory, areas, raw):
+    url = f"sqlite:///{tmp_path_factory.mktemp('walkpage') / 'directory.sqlite'}"
+    d = Directory(url).create()
+    seed(d)
+    cc = walking.tagged_childrens_centres(raw / "osm" / "nottingham-nw-ng86ba-20180521.osm.pbf")
+    cc = cc[cc.name.str.contains("Children", na=False) & (cc.name != "Children's Centre")]
+    d.upsert([ServiceRecord(source="openstreetmap", source_id=r.osm, name=r.name, types=["childrens_centre"],
+                            pregnancy=True, min_age_months=0, max_age_months=59,
+                            places=[Place(latitude=r.lat, longitude=r.lon, address=r.street, postcode=r.postcode)])
+              for r in cc.itertuples()], actor="test: OSM children's centres")
+    return url
+
+
+def test_bulwell_family_sees_walks_along_paths(notts_db, monkeypatch):
+    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    at.text_input(key="fs_q").input(BULWELL).run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [e.label for e in at.expander if e.label not in ("Filters", "Share this search")]
+    assert labels and all("min walk along paths" in l for l in labels), labels
+    assert any("Sure Start Children's Centre Bulwell" in l for l in labels)
+    parsed = [re.search(r"· (\d+\.\d) km · about (\d+) min walk along paths \((\d+\.\d) km\)", l) for l in labels]
+    walks = [float(m[3]) for m in parsed]
+    assert walks == sorted(walks)  # nearest on foot first
+    for m in parsed:
+        straight, minutes, walk = float(m[1]), int(m[2]), float(m[3])
+        assert walk >= straight and minutes == pytest.approx(walk / 4.8 * 60, abs=1.5)
+    walk = walks[0]
+    caption = at.caption[0].value
+    assert "streets and footpaths mapped by OpenStreetMap" in caption and "4.8 km/h" in caption
+    # the slower pace with a pram
+    at.radio(key="fs_pace").set_value(walking.PRAM_KMH).run()
+    slow = [e.label for e in at.expander if e.label not in ("Filters", "Share this search")][0]
+    assert int(re.search(r"about (\d+) min walk along paths", slow)[1]) == pytest.approx(walk / 3.2 * 60, abs=1.5)
+    assert "3.2 km/h" in at.caption[0].value
+
+
+@pytest.mark.browser
+def test_bulwell_walks_along_paths_in_chromium(notts_db, browser, monkeypatch):
+    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server() as url:
+        os.environ["FSM_DATABASE_URL"] = notts_db
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        try:
+            page.goto(f"{url}/?q={BULWELL.replace(' ', '+')}")
+            wait_for_app(page, "Sure Start Children's Centre Bulwell", timeout=120_000)
+            assert page.get_by_text(re.compile(r"min walk along paths")).count() >= 3
+            page.get_by_text(re.compile("streets and footpaths mapped by OpenStreetMap")).first.wait_for()
+            map_frame(page)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
+        finally:
+            ctx.close()
