@@ -540,3 +540,39 @@ def tagged_childrens_centres(path) -> pd.DataFrame:
             rows.append({"osm": f"{o.type_str()}{o.id}", "name": t.get("name", ""), "street": t.get("addr:street"),
                          "postcode": t.get("addr:postcode"), "x": x, "y": y, "lon": lon, "lat": lat})
     return pd.DataFrame(rows, columns=["osm", "name", "street", "postcode", "x", "y", "lon", "lat"])
+
+
+class WalkingCost:
+    """An access.py cost: walking metres along the network where it covers an LSOA (and the
+    service), the straight line elsewhere. `basis` says which, per origin."""
+
+    name = "walk"
+
+    def __init__(self, net: Network):
+        self.net = net
+
+    def pairs(self, origins, dests, radius_m):
+        return walking_pairs(self.net, origins, dests, radius_m)[0]
+
+    def _nearest(self, origins, dests):
+        from .access import nearest_km
+
+        origins = np.asarray(origins, float).reshape(-1, 2)
+        dests = np.asarray(dests, float).reshape(-1, 2)
+        line = nearest_km(origins, dests)
+        walk_m, which = self.net.nearest(origins, dests)
+        ok = np.isfinite(walk_m) & (which >= 0)
+        sd = self.net.snap(dests)
+        if (~sd.covered).any() and ok.any():
+            # a service off the network, nearer as the crow flies than the walk found: unknown, keep the line
+            dmin, _ = cKDTree(dests[~sd.covered]).query(origins[ok], k=1)
+            ok[np.flatnonzero(ok)] = dmin >= walk_m[ok]
+        return np.where(ok, walk_m / 1000.0, line), ok
+
+    def nearest_km(self, origins, dests):
+        return self._nearest(origins, dests)[0]
+
+    def basis(self, origins, dests):
+        """"walk" where nearest_km is a walk, else "straight line" (the pairs within a radius
+        follow paths wherever both ends are covered)."""
+        return np.where(self._nearest(origins, dests)[1], "walk", "straight line").astype(object)

@@ -272,3 +272,30 @@ def test_two_overlapping_halves_give_the_same_distances_as_the_whole(tmp_path, o
     # one half alone is not enough: a neighbourhood in the west walks differently to the east's services
     west = walking.build_network(halves[:1])
     assert west.n_nodes < whole.n_nodes
+
+
+def test_lsoa_measures_switch_to_walking_where_the_network_covers(nottingham, notts_points, areas):
+    """The gap list and 2SFCA/E2SFCA with cost=WalkingCost: walked inside the network, unchanged outside."""
+    from directory import access
+
+    o, s, cc = notts_points
+    services = pd.DataFrame({"x": s[:, 0], "y": s[:, 1]})
+    line = access.lsoa_measures(areas.lsoa, services, radius_km=1.0)
+    walk = access.lsoa_measures(areas.lsoa, services, radius_km=1.0, cost=walking.WalkingCost(nottingham))
+    inside = walk.distance_basis.eq("walk").to_numpy()
+    assert inside.sum() == len(o) and line.distance_basis.eq("straight line").all()
+    # far from Nottingham nothing changes (no service of this set is near them either way)
+    far = ~nottingham.in_boxes(areas.lsoa[["x", "y"]].to_numpy()) & (line.nearest_km.to_numpy() > 30)
+    pd.testing.assert_frame_equal(walk[far].drop(columns="distance_basis"), line[far].drop(columns="distance_basis"))
+    full = nottingham.distances(o, s)
+    np.testing.assert_allclose(walk.nearest_km[inside], full.min(axis=1) / 1000)
+    np.testing.assert_array_equal(walk.n_within[inside], (full <= 1000).sum(axis=1))
+    assert (walk.nearest_km[inside].to_numpy() >= line.nearest_km[inside].to_numpy() - 1e-9).all()
+    assert (walk.n_within[inside].to_numpy() <= line.n_within[inside].to_numpy()).all()
+    # 2SFCA by hand over the walking pairs (demand: children 0-15 of the covered LSOAs only reach these services)
+    pairs = walking.WalkingCost(nottingham).pairs(areas.lsoa[["x", "y"]].to_numpy(), s, 1000.0)
+    P = areas.lsoa.children_0_15.to_numpy(float)
+    np.testing.assert_allclose(walk.sfca_per_1000, access.fca(pairs, P, np.ones(len(s)), 1000.0) * 1000)
+    gaps_line = access.gap_list(line[inside], radius_km=1.0, deciles=range(1, 11))
+    gaps_walk = access.gap_list(walk[inside], radius_km=1.0, deciles=range(1, 11))
+    assert set(gaps_line.lsoa21_code) <= set(gaps_walk.lsoa21_code)  # walking never brings a service nearer
