@@ -12,6 +12,8 @@ pages = {
     ],
     "For commissioners": [
         st.Page("views/provision_gaps.py", title="Provision gaps", icon=":material/map:", url_path="gaps"),
+        st.Page("views/walking_access.py", title="Walking access", icon=":material/directions_walk:",
+                url_path="walking"),
     ],
     "For directory stewards": [
         st.Page("views/manage_directory.py", title="Manage directory", icon=":material/edit_note:",

@@ -446,16 +446,17 @@ def walk_label(minutes_: float, basis: str) -> str:
     return f"{t} along paths" if basis == "paths" else f"{t} (straight line)"
 
 
-LSOA_WALK_COLUMNS = ["nearest_walk_km", "walk_detour", "n_walk_within", "walk_basis", "snap_m"]
+LSOA_WALK_COLUMNS = ["nearest_walk_km", "nearest_line_km", "walk_detour", "n_walk_within", "walk_basis", "snap_m"]
 
 
 def lsoa_walks(net: Network | None, lsoa: pd.DataFrame, services: pd.DataFrame, *,
                within_min: float = WALK_WITHIN_MIN, kmh: float = WALKING_KMH) -> pd.DataFrame:
     """Per row of `lsoa` (x, y: population-weighted centroids), in the same order: nearest_walk_km,
-    walk_detour, n_walk_within (services within `within_min` minutes at `kmh`), walk_basis
+    nearest_line_km (the straight line to that same service), walk_detour, n_walk_within (services within `within_min` minutes at `kmh`), walk_basis
     ("paths" or "not covered") and snap_m. Rules in the module docstring."""
     n = len(lsoa)
-    out = pd.DataFrame({"nearest_walk_km": np.full(n, np.nan), "walk_detour": np.full(n, np.nan),
+    out = pd.DataFrame({"nearest_walk_km": np.full(n, np.nan), "nearest_line_km": np.full(n, np.nan),
+                        "walk_detour": np.full(n, np.nan),
                         "n_walk_within": pd.array([pd.NA] * n, dtype="Int64"),
                         "walk_basis": np.full(n, "not covered", dtype=object), "snap_m": np.full(n, np.nan)})
     if net is None or n == 0:
@@ -482,6 +483,7 @@ def lsoa_walks(net: Network | None, lsoa: pd.DataFrame, services: pd.DataFrame, 
         unknown[np.flatnonzero(ok)] = dmin < walk_m[ok]
     good = ok & ~unknown
     out.loc[good, "nearest_walk_km"] = walk_m[good] / 1000.0
+    out.loc[good, "nearest_line_km"] = crow_same[good] / 1000.0
     with np.errstate(divide="ignore", invalid="ignore"):
         det = np.where(crow_same > 0, walk_m / crow_same, 1.0)
     out.loc[good, "walk_detour"] = det[good]

@@ -78,3 +78,39 @@ def test_bulwell_walks_along_paths_in_chromium(notts_db, browser, monkeypatch):
             page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
         finally:
             ctx.close()
+
+
+def test_walking_access_page_ranks_neighbourhoods_by_detour(notts_db, monkeypatch, areas):
+    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
+    at = AppTest.from_file("../views/walking_access.py", default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.subheader[0].value == "Walk ÷ straight line to the nearest service"
+    sb = at.selectbox(key="wa_extract")  # the extract where services can be walked to is shown first
+    assert sb.options[sb.value].startswith("nottingham-nw-ng86ba-20180521.osm.pbf (71 neighbourhoods)"), sb.options
+    df = at.dataframe[0].value
+    assert len(df) == 71  # the LSOA centres inside the Nottingham extract (bench/walk_bench.py counts them too)
+    known = df["walk_detour"].notna()
+    assert known.sum() >= 60 and (df.loc[known, "walk_detour"] >= 1).all()
+    assert (df.loc[known, "nearest_walk_km"] >= df.loc[known, "nearest_line_km"]).all()
+    assert df["walk_detour"].is_monotonic_decreasing or df.loc[known, "walk_detour"].is_monotonic_decreasing
+    assert "© OpenStreetMap contributors" in at.caption[0].value
+
+
+@pytest.mark.browser
+def test_detour_map_in_chromium(notts_db, browser, monkeypatch):
+    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
+    with streamlit_server() as url:
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1200})
+        page = ctx.new_page()
+        try:
+            page.goto(f"{url}/walking")
+            wait_for_app(page, "Walk ÷ straight line to the nearest service", timeout=120_000)
+            page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
+            frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
+            frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
+            assert frame.locator("path.leaflet-interactive").count() > 60
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
+        finally:
+            ctx.close()
