@@ -230,10 +230,14 @@ def cmd_coverage(args) -> int:
         raise
     areas = Areas.load()
     services = attach_areas(directory.service_frame(), areas)
+    from .walking import ensure_network
+
+    net = ensure_network(args.raw) if "lsoa" in levels else None  # nearest_walk_km, walk_detour (issue 15)
     progress_line(0.3, f"computing access for {len(areas.lsoa):,} LSOAs and {len(services):,} services")
     try:
         tables = coverage_tables(areas, services, levels, types, args.radius_km, deciles=args.gap_deciles,
-                                 demand=args.demand, authority=args.authority or (), region=args.region or ())
+                                 demand=args.demand, authority=args.authority or (), region=args.region or (),
+                                 walking_network=net)
     except CoverageError as e:
         sys.stderr.write("\n")
         return usage(e)

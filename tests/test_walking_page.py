@@ -114,3 +114,33 @@ def test_detour_map_in_chromium(notts_db, browser, monkeypatch):
             page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
         finally:
             ctx.close()
+
+
+def test_coverage_cli_lsoa_table_gains_walks_blank_outside_the_network(notts_db, monkeypatch, tmp_path, areas, raw):
+    import numpy as np
+    import pandas as pd
+
+    from directory.__main__ import main
+
+    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
+    out = tmp_path / "nottingham.csv"
+    assert main(["coverage", "--level", "lsoa", "--authority", "Nottingham", "--types", "childrens_centre",
+                 "--out", str(out)]) == 0
+    t = pd.read_csv(out)
+    assert {"nearest_walk_km", "walk_detour"} <= set(t.columns)
+    net = walking.ensure_network()
+    pts = areas.lsoa.set_index("lsoa21_code").loc[t.lsoa21_code, ["x", "y"]].to_numpy()
+    on = net.snap(pts).covered
+    assert 0 < on.sum() < len(t)  # the city's north-west only
+    assert t.loc[~on, "nearest_walk_km"].isna().all() and t.loc[~on, "walk_detour"].isna().all()
+    # independent: the walks to every children's centre in the directory, the shortest per LSOA
+    d = Directory(notts_db).service_frame()
+    cc = d[d.types.apply(lambda ts: "childrens_centre" in ts)]
+    full = net.distances(pts[on], cc[["x", "y"]].to_numpy(float))
+    got = t.loc[on, "nearest_walk_km"].to_numpy()
+    known = ~np.isnan(got)
+    assert known.sum() >= 40
+    np.testing.assert_allclose(got[known], np.nanmin(full, axis=1)[known] / 1000, atol=1e-4)
+    assert (t.loc[on, "walk_detour"].dropna() >= 1).all()
+    # the straight line stays in nearest_km, never longer than the walk
+    assert (t.loc[on, "nearest_km"].to_numpy()[known] <= got[known] + 1e-4).all()

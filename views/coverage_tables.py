@@ -83,7 +83,8 @@ def fingerprint(df: pd.DataFrame) -> str:
 @st.cache_data(show_spinner="Computing the coverage tables for England...", max_entries=12)
 def tables_for(_services, _fp, build_dir, types, radius_km, deciles, demand, authority, region):
     return coverage.coverage_tables(ui.areas(), _services, coverage.LEVELS, types, radius_km, deciles=deciles,
-                                    demand=demand, authority=authority, region=region)
+                                    demand=demand, authority=authority, region=region,
+                                    walking_network=ui.walking_network())
 
 
 tables = tables_for(services, fingerprint(services), str(areas.folder), **params)
