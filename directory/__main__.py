@@ -36,6 +36,10 @@ def cmd_data(args) -> int:
             print(f"{key:20} {state}")
         print(f"\nraw folder:   {raw}\nbuild folder: {config.build_dir(args.out)}")
         print("build is", "out of date" if needs_build(raw, args.out) else "up to date")
+        from .walking import needs_network, osm_files
+
+        if osm_files(raw):
+            print("walking network is", "out of date" if needs_network(raw, args.out) else "up to date")
         return EXIT_OK
     if args.force or needs_build(raw, args.out):
         t = time.perf_counter()

@@ -62,6 +62,7 @@ from scipy.spatial import cKDTree
 
 from . import config
 from .sources import file_digest
+from .text import walk_text
 
 WALKING_KMH = config.WALKING_KMH
 PRAM_KMH = 3.2  # 2 mph: an assumption for pushing a pram with a toddler in tow
@@ -438,8 +439,6 @@ def add_walks(net: Network | None, x: float, y: float, table: pd.DataFrame, kmh:
 
 def walk_label(minutes_: float, basis: str) -> str:
     """'about 12 min walk along paths' or 'about 12 min walk (straight line)'."""
-    from .text import walk_text
-
     t = walk_text(minutes_)
     if t == "too far to walk":
         return t

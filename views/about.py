@@ -36,6 +36,9 @@ st.markdown(
     f"""
 **How distances work.** Each neighbourhood (LSOA) is represented by its ONS population-weighted centroid.
 Distances are straight lines in British National Grid metres; walking times assume {config.WALKING_KMH:g} km/h.
+Where an OpenStreetMap extract is loaded, walking distances follow its streets and footpaths (from the path
+nearest each point, within 250 m); elsewhere they stay straight lines, and the pages say which. Walking routes
+© OpenStreetMap contributors (ODbL).
 
 **Under-5s** are ONS mid-2020 estimates for 2011 LSOAs, carried to 2021 LSOAs with the ONS best-fit lookup
 in proportion to Census 2021 children aged 0-15.
