@@ -6,7 +6,8 @@
         places.parquet               names to search: wards, districts, towns (2021 district names), LSOAs
         lsoa_boundaries.parquet      GeoParquet, WGS84
         district_boundaries.parquet  GeoParquet, WGS84, repaired with make_valid
-        postcodes.sqlite             postcode -> point (live postcodes only), sector and district points
+        postcodes.sqlite             every English postcode -> point and LSOA 2021, sector and district
+                                     points, countries of the others (directory/postcodes.py)
         manifest.json                input checksums; the build is skipped when they are unchanged
 
 Formulas worth knowing:
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from pathlib import Path
 from typing import Callable
@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from . import config
+from . import config, postcodes
 from .sources import (
     Catalogue,
     DataError,
@@ -49,7 +49,7 @@ from .sources import (
 )
 
 #: Bump when the build's outputs change shape, so old builds are redone.
-BUILD_VERSION = 3
+BUILD_VERSION = 4
 
 Progress = Callable[[float, str], None]
 
@@ -163,7 +163,8 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
         )
 
     def step_postcodes():
-        build_postcodes(raw, cat, out / "postcodes.sqlite")
+        postcodes.build_postcodes(raw, cat, out / "postcodes.sqlite",
+                                  lambda f, m: say((len(steps) - 1 + f) / len(steps), f"postcodes: {m}"))
 
     steps = [
         ("LSOAs: deprivation, population, lookups, centroids", step_lsoa),
@@ -378,93 +379,5 @@ def district_boundaries(raw: Path, cat: Catalogue, keep: set[str]) -> gpd.GeoDat
 
 # ---------------------------------------------------------------- postcodes
 
-
-def normalise_postcode(s: pd.Series) -> pd.Series:
-    return s.str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
-
-
-def postcode_points(raw: Path, cat: Catalogue) -> pd.DataFrame:
-    """Live postcodes with a grid reference, from every NSPL/ONSPD file present."""
-    df = read_source(cat["postcodes"], raw)
-    df = df[df.doterm.isna() | (df.doterm.str.strip() == "")]
-    df = _num(df, ["x", "y"])
-    df = df[df.x.notna() & df.y.notna() & (df.x > 0) & (df.y > 0)]
-    if "quality" in df:
-        df = df[df.quality.fillna("1").str.strip() != "9"]  # 9 = no grid reference
-    df = df.assign(pcd=normalise_postcode(df.pcds)).drop_duplicates("pcd", keep="last")
-    if "lat" in df and "long" in df:
-        df = _num(df, ["lat", "long"])
-        bad = (df.lat > 90) | df.lat.isna()  # NSPL puts 99.999999 where there is no location
-    else:
-        df["lat"], df["long"], bad = np.nan, np.nan, pd.Series(True, index=df.index)
-    lon, lat = TO_WGS84.transform(df.x.to_numpy(float), df.y.to_numpy(float))
-    df["lon"] = np.where(bad, np.round(lon, 6), df.long)
-    df["lat"] = np.where(bad, np.round(lat, 6), df.lat)
-    for c in ("ctry", "lsoa11", "lsoa21"):
-        if c not in df:
-            df[c] = None
-    return df[["pcd", "pcds", "x", "y", "lon", "lat", "ctry", "lsoa11", "lsoa21"]]
-
-
-def sector_points(pcs: pd.DataFrame, raw: Path, cat: Catalogue) -> pd.DataFrame:
-    """Postcode sectors ('TF11' = TF1 1): the mean of their postcodes where we have them,
-    else the mean of their LSOA 2011 points from the national sector table."""
-    own = pcs.assign(sector=pcs.pcd.str[:-2]).groupby("sector", as_index=False).agg(
-        x=("x", "mean"), y=("y", "mean"), n=("pcd", "count")
-    )
-    own["source"] = "postcodes"
-    frames = [own]
-    src = cat["postcode_sectors"]
-    paths = find_files(src, raw)
-    if paths:
-        sec = read_csv(src, paths[0], dtype={"lat": float, "long": float})
-        sec["sector"] = normalise_postcode(sec.sector)
-        sec = sec.drop_duplicates(["sector", "lsoa11_code"])
-        x, y = TO_BNG.transform(sec.long.to_numpy(), sec.lat.to_numpy())
-        sec = sec.assign(x=x, y=y).groupby("sector", as_index=False).agg(
-            x=("x", "mean"), y=("y", "mean"), n=("lsoa11_code", "count")
-        )
-        sec["source"] = "sector table"
-        frames.append(sec[~sec.sector.isin(own.sector)])
-    out = pd.concat(frames, ignore_index=True)
-    lon, lat = TO_WGS84.transform(out.x.to_numpy(), out.y.to_numpy())
-    return out.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
-
-
-def build_postcodes(raw: Path, cat: Catalogue, path: Path) -> None:
-    pcs = postcode_points(raw, cat)
-    sectors = sector_points(pcs, raw, cat)
-    outward = sectors.assign(outward=sectors.sector.str[:-1]).groupby("outward", as_index=False).agg(
-        x=("x", "mean"), y=("y", "mean"), lon=("lon", "mean"), lat=("lat", "mean"), n=("n", "sum")
-    )
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    con = sqlite3.connect(tmp)
-    try:
-        con.executescript(
-            """
-            CREATE TABLE postcode (pcd TEXT PRIMARY KEY, pcds TEXT, x REAL, y REAL, lon REAL, lat REAL,
-                                   ctry TEXT, lsoa11 TEXT, lsoa21 TEXT) WITHOUT ROWID;
-            CREATE TABLE sector (sector TEXT PRIMARY KEY, x REAL, y REAL, lon REAL, lat REAL, n INTEGER,
-                                 source TEXT) WITHOUT ROWID;
-            CREATE TABLE outward (outward TEXT PRIMARY KEY, x REAL, y REAL, lon REAL, lat REAL, n INTEGER)
-                                 WITHOUT ROWID;
-            """
-        )
-        cols = ["pcd", "pcds", "x", "y", "lon", "lat", "ctry", "lsoa11", "lsoa21"]
-        con.executemany(
-            "INSERT INTO postcode VALUES (?,?,?,?,?,?,?,?,?)",
-            pcs[cols].astype(object).where(pcs[cols].notna(), None).itertuples(index=False, name=None),
-        )
-        con.executemany(
-            "INSERT INTO sector VALUES (?,?,?,?,?,?,?)",
-            sectors[["sector", "x", "y", "lon", "lat", "n", "source"]].itertuples(index=False, name=None),
-        )
-        con.executemany(
-            "INSERT INTO outward VALUES (?,?,?,?,?,?)",
-            outward[["outward", "x", "y", "lon", "lat", "n"]].itertuples(index=False, name=None),
-        )
-        con.commit()
-    finally:
-        con.close()
-    tmp.replace(path)
+# the postcode sources, their layouts and the LSOA of each postcode live in postcodes.py
+normalise_postcode, postcode_points = postcodes.normalise_postcode, postcodes.postcode_points

@@ -3,13 +3,15 @@
 Everything here is local (the built postcodes.sqlite and places.parquet): no web
 call is ever made, and nothing a family types is logged or stored.
 
-Precision, best first: full postcode (NSPL point, ~1-10 m) > postcode sector
+Postcode sources (OS Code-Point Open, ONS NSPL/ONSPD) and their rules are in postcodes.py.
+Precision, best first: full postcode (its own grid reference, ~1-10 m) > postcode sector
 (e.g. "TF1 1", mean of its postcodes or LSOA points, ~1 km) > postcode district
 ("TF1") > named place (children-weighted mean of its LSOA points).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ class LocateError(Exception):
 
     def __init__(self, message: str, kind: str, candidates: list["Location"] | None = None):
         super().__init__(message)
-        self.kind = kind  # "empty", "malformed", "unknown_postcode", "no_place", "ambiguous"
+        self.kind = kind  # "empty", "malformed", "unknown_postcode", "outside_england", "no_place", "ambiguous"
         self.candidates = candidates or []
 
 
@@ -159,12 +161,25 @@ class PostcodeIndex:
         self.path = Path(path)
         con = self._con()
         try:
-            self.n_postcodes = con.execute("SELECT count(*) FROM postcode").fetchone()[0]
-            two = [r[0] for r in con.execute("SELECT DISTINCT substr(pcd, 1, 2) FROM postcode")]
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            meta = dict(con.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+            self.n_postcodes = (json.loads(meta["n_english"]) if "n_english" in meta
+                                else con.execute("SELECT count(*) FROM postcode").fetchone()[0])
+            # areas from the ~2,300 districts, not a scan of 1.5 million postcodes (this runs at start-up)
+            two = [r[0] for r in con.execute("SELECT outward FROM outward")]
+            self._elsewhere = "elsewhere" in tables
         finally:
             con.close()
-        #: postcode areas present, e.g. ["DT", "HG", ...]: all ~120 with the national file
+        #: postcode areas with postcodes, e.g. ["DT", "HG", ...]: all ~110 English ones with a national file
         self.areas = sorted({re.match(r"[A-Z]+", a).group(0) for a in two})
+        #: the postcode files read, newest first, e.g. ["OS Code-Point Open 2025.4.0 (20 Oct 2025)", ...]
+        self.releases = [r["label"] for r in sorted(json.loads(meta.get("releases", "[]")),
+                                                    key=lambda r: r["vintage"] or "", reverse=True)]
+        #: how each postcode's LSOA 2021 was found and how well that agrees with ONS (see postcodes.py)
+        self.lsoa21_from = json.loads(meta.get("lsoa21_from", "{}"))
+        self.agreement = json.loads(meta.get("agreement", "{}"))
+        #: True when every English postcode area is loaded (then an unknown postcode is mistyped or retired)
+        self.national = bool(json.loads(meta.get("national", "false")))
 
     def _con(self) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
@@ -188,30 +203,88 @@ class PostcodeIndex:
     def covers_area(self, pc: Postcode) -> bool:
         return re.match(r"[A-Z]+", pc.outward).group(0) in self.areas
 
+    def elsewhere(self, pc: Postcode) -> tuple[str, str] | None:
+        """(country code, kind) of a postcode, sector or district outside England (kind 'postcode',
+        'sector', 'district'), or of an English postcode with no grid reference ('no grid reference')."""
+        if not self._elsewhere:
+            return None
+        keys = [k for k in (pc.compact if pc.inward else None, pc.sector, pc.outward) if k]
+        con = self._con()
+        try:
+            for key in keys:
+                row = con.execute("SELECT ctry, kind FROM elsewhere WHERE code = ?", (key,)).fetchone()
+                if row:
+                    return row
+        finally:
+            con.close()
+        return None
+
 
 FULL_DIRECTORY_HINT = (
-    "To search every postcode, put the ONS National Statistics Postcode Lookup (NSPL) CSV "
-    "in the raw data folder and restart: no code change is needed."
+    "To search every postcode in England, put OS Code-Point Open (codepo_gb.zip, free from the OS Data Hub) "
+    "or the ONS National Statistics Postcode Lookup (NSPL) in the raw data folder and restart: no code change "
+    "is needed."
 )
+
+COUNTRY_NAMES = {
+    "W92000004": "Wales", "S92000003": "Scotland", "N92000002": "Northern Ireland",
+    "L93000001": "the Channel Islands", "M83000003": "the Isle of Man",
+}
+
+
+#: postcode areas beyond Great Britain, which Code-Point Open does not hold (the full NSPL does)
+_AREAS_OUTSIDE_GB = {"BT": "N92000002", "IM": "M83000003", "GY": "L93000001", "JE": "L93000001"}
+
+
+def _outside_england(what: str, ctry: str) -> LocateError:
+    where = COUNTRY_NAMES.get(ctry, "outside England")
+    where = f"in {where}" if ctry in COUNTRY_NAMES else where
+    return LocateError(
+        f"{what} is {where}. Family Support Map covers England only, so it has no services or distances "
+        "there: your local council can tell you about family support near you.",
+        "outside_england",
+    )
 
 
 def locate_postcode(pc: Postcode, index: PostcodeIndex) -> Location:
+    """A full postcode at its own point; else, by the rules below, its sector or district, or a clear error.
+
+    A full postcode not in the postcode table: outside England -> "covers England" (kind 'outside_england');
+    in no source (mistyped, retired or brand new) or with no grid reference -> its sector's point with a note
+    saying so; no sector either -> 'unknown_postcode'.
+    """
     if pc.inward:
         row = index.postcode(pc)
         if row:
             pcds, x, y, lon, lat, _, _ = row
             return Location(pcds, x, y, lon, lat, "postcode", code=pcds)
+    other = index.elsewhere(pc)
+    area = re.match(r"[A-Z]+", pc.outward).group(0)
+    if not other and area in _AREAS_OUTSIDE_GB and not index.covers_area(pc):
+        other = (_AREAS_OUTSIDE_GB[area], "postcode" if pc.inward else "district")
+    if other and other[0] in COUNTRY_NAMES:
+        kind = other[1]
+        what = pc.display if kind == "postcode" and pc.inward else (
+            f"The postcode sector {pc.outward} {pc.sector[-1]}" if kind == "sector" else
+            f"The postcode district {pc.outward}")
+        raise _outside_england(what, other[0])
     sector = index.sector(pc.sector) if pc.sector else None
     if sector:
         _, x, y, lon, lat, _, _ = sector
         label = f"{pc.outward} {pc.sector[-1]}"
         note = ""
         if pc.inward:
-            note = (
-                f"{pc.display} is not in the loaded postcode directory, so we searched around the "
-                f"middle of its postcode sector {label} (within about a kilometre). "
-                "You can also search by town or ward. " + FULL_DIRECTORY_HINT
-            )
+            where = f"middle of its postcode sector {label} (within about a kilometre)"
+            if other and other[1] == "no grid reference":
+                note = (f"{pc.display} is a real postcode but its file gives it no grid reference, so we "
+                        f"searched around the {where}.")
+            elif index.covers_area(pc) and index.national:
+                note = (f"We couldn't find {pc.display} in the postcode directory ({index.releases[0]}): "
+                        "please check it, or it may be new or no longer in use. We searched around the "
+                        f"{where}. You can also search by town or ward.")
+            else:
+                note = (f"{pc.display} is not in the loaded postcode directory, so we searched around the "
+                        f"{where}. You can also search by town or ward. " + FULL_DIRECTORY_HINT)
         return Location(f"{label} (postcode sector)", x, y, lon, lat, "postcode sector", note=note, code=label)
     district = index.outward(pc.outward)
     if district and not pc.inward:
@@ -222,10 +295,17 @@ def locate_postcode(pc: Postcode, index: PostcodeIndex) -> Location:
             "for distances from your door.",
             code=pc.outward,
         )
-    if district:  # a full postcode whose sector is unknown (new or retired sector)
+    if other and other[1] == "no grid reference":
         raise LocateError(
-            f"We couldn't find {pc.display} in the loaded postcode directory. Try a town or ward name instead. "
-            + FULL_DIRECTORY_HINT,
+            f"{pc.display} is a real postcode, but the postcode directory gives it no location (often a PO box "
+            "or a large organisation's postcode). Try the postcode of the address, or a town or ward name.",
+            "unknown_postcode",
+        )
+    if district:  # a full postcode whose sector is unknown (new or retired sector)
+        hint = "" if index.national else " " + FULL_DIRECTORY_HINT
+        raise LocateError(
+            f"We couldn't find {pc.display} in the postcode directory: please check it (it may also be new or "
+            "no longer in use). Try a town or ward name instead." + hint,
             "unknown_postcode",
         )
     raise LocateError(

@@ -105,18 +105,29 @@ def find_files(source: Source, raw: Path, every: list[Path] | None = None) -> li
     """Files of `source` in `raw` (and its sub-folders), by the first pattern that matches.
 
     Sources marked `multiple` return every match of every pattern (e.g. a
-    partial and a national postcode file side by side). `every`: the folder's
+    partial and a national postcode file side by side). A pattern with a `/`
+    matches the path below `raw` (an unzipped folder's layout). `every`: the folder's
     listing when the caller already has it (`list_files`).
     """
     every = list_files(raw) if every is None else every
     found: list[Path] = []
     for pattern in source.files:
-        hits = [p for p in every if fnmatch.fnmatch(p.name.lower(), pattern.lower())]
+        if "/" in pattern:  # a pattern with a folder matches the path below `raw` (e.g. "*Data/CSV/*.csv")
+            hits = [p for p in every if fnmatch.fnmatch(_below(p, raw).lower(), pattern.lower())]
+        else:
+            hits = [p for p in every if fnmatch.fnmatch(p.name.lower(), pattern.lower())]
         hits = [p for p in hits if p not in found]
         if hits and not source.multiple:
             return hits[:1]
         found.extend(hits)
     return found
+
+
+def _below(p: Path, raw: Path) -> str:
+    try:
+        return p.relative_to(raw).as_posix()
+    except ValueError:
+        return p.as_posix()
 
 
 def require_files(source: Source, raw: Path) -> list[Path]:

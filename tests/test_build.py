@@ -72,19 +72,26 @@ def test_lsoa_points_are_the_ons_population_weighted_centroids(areas, raw):
     assert np.abs(built.lon - pwc.loc[built.index, "LONG"]).max() < 5e-5
 
 
-def test_postcode_point_equals_its_nspl_row(areas, raw):
+def test_postcode_point_equals_its_newest_row(areas, raw):
     with gzip.open(raw / "nspl_nov2021_subset_9_areas.csv.gz", "rt") as f:
         nspl = pd.read_csv(f, dtype=str)
-    row = nspl[nspl.pcds == "TF1 1AA"].iloc[0]
     con = sqlite3.connect(areas.postcodes.path)
-    got = con.execute("SELECT pcds, x, y, lat, lon FROM postcode WHERE pcd = 'TF11AA'").fetchone()
-    assert got == ("TF1 1AA", float(row.oseast1m), float(row.osnrth1m), float(row.lat), float(row.long))
-    # only live postcodes: every terminated one is left out
-    live = nspl[nspl.doterm.isna()]
+    # TF1 1AA: in both files; Code-Point Open (Oct 2025) is newer than the NSPL (Nov 2021) and wins
+    with zipfile.ZipFile(raw / "codepo_gb.zip") as zf:
+        cp = next(r for r in zf.read("Data/CSV/tf.csv").decode().splitlines() if r.startswith('"TF1 1AA"'))
+    _, _, e, n = cp.split(",")[:4]
+    got = con.execute("SELECT pcds, x, y, lsoa11 FROM postcode WHERE pcd = 'TF11AA'").fetchone()
+    assert got == ("TF1 1AA", float(e), float(n), nspl[nspl.pcds == "TF1 1AA"].lsoa11.iloc[0])
+    # a live NSPL postcode that Code-Point no longer has keeps its NSPL row
+    pcd, pcds, x, y, lat, lon = con.execute(
+        "SELECT pcd, pcds, x, y, lat, lon FROM postcode WHERE src = 0 ORDER BY pcd LIMIT 1").fetchone()
+    row = nspl[nspl.pcds == pcds].iloc[0]
+    assert (x, y, lat, lon) == (float(row.oseast1m), float(row.osnrth1m), float(row.lat), float(row.long))
+    # terminated NSPL postcodes are left out unless the newer Code-Point lists them again
     dead = nspl[nspl.doterm.notna()].pcds.str.replace(" ", "")
-    assert areas.postcodes.n_postcodes <= len(live)
-    assert con.execute(f"SELECT count(*) FROM postcode WHERE pcd IN ({','.join('?' * 50)})",
-                       list(dead.head(50))).fetchone()[0] == 0
+    back = con.execute(f"SELECT count(*) FROM postcode WHERE pcd IN ({','.join('?' * len(dead))}) AND src = 0",
+                       list(dead)).fetchone()[0]
+    assert back == 0
 
 
 def test_iod_official_headers_map_to_canonical_names():

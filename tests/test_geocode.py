@@ -37,14 +37,12 @@ def test_district_and_sector_searches(areas):
     assert sector.precision == "postcode sector" and sector.label.startswith("TF1 1")
 
 
-def test_valid_postcode_outside_the_loaded_directory_falls_back_to_its_sector(areas):
-    # SW1A 1AA is real, but SW is not one of the 9 postcode areas in the partial NSPL
+def test_postcodes_outside_the_old_nspl_areas_are_exact(areas):
+    # SW1A 1AA (Buckingham Palace) was outside the 9-area NSPL; Code-Point Open has every English postcode
     loc = locate("SW1A 1AA", areas.postcodes, areas.places)
-    assert loc.precision == "postcode sector"
-    assert "not in the loaded postcode directory" in loc.note
-    assert "National Statistics Postcode Lookup" in loc.note and "town or ward" in loc.note
-    # Westminster, within a kilometre or two of Buckingham Palace (TQ 290 797)
-    assert abs(loc.x - 529_000) < 2_500 and abs(loc.y - 179_700) < 2_500
+    assert (loc.label, loc.precision, loc.note) == ("SW1A 1AA", "postcode", "")
+    assert (loc.x, loc.y) == (529090.0, 179645.0)  # its Code-Point grid reference (TQ 290 796)
+    assert len(areas.postcodes.areas) >= 100 and areas.postcodes.national
 
 
 def test_unknown_district_says_so(areas):
