@@ -5,6 +5,7 @@ Nottingham OpenStreetMap extract itself (real places, with their OSM names and p
 
 from __future__ import annotations
 
+import html
 import os
 import re
 
@@ -35,7 +36,7 @@ def notts_db(tmp_path_factory, areas, raw):
     return url
 
 
-def test_bulwell_family_sees_walks_along_paths(notts_db, monkeypatch):
+def test_bulwell_family_sees_walks_along_paths(notts_db, monkeypatch, raw):
     monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
     at = AppTest.from_file(PAGE, default_timeout=90)
     at.run()
@@ -51,6 +52,20 @@ def test_bulwell_family_sees_walks_along_paths(notts_db, monkeypatch):
         straight, minutes, walk = float(m[1]), int(m[2]), float(m[3])
         assert walk >= straight and minutes == pytest.approx(walk / 4.8 * 60, abs=1.5)
     walk = walks[0]
+    # independent: the point OS Code-Point Open gives NG6 9EE, walked along the same network to each listed centre
+    import zipfile
+
+    import numpy as np
+
+    with zipfile.ZipFile(raw / "codepo_gb.zip") as z:
+        row = next(l for l in z.read("Data/CSV/ng.csv").decode().splitlines() if l.startswith('"NG6 9EE"'))
+    x, y = map(float, row.split(",")[2:4])
+    d = Directory(notts_db).service_frame()
+    net = walking.ensure_network()
+    names = [html.unescape(re.search(r"\*\*(.+?)\*\*", l)[1]) for l in labels]  # md-escaped for the page
+    pts = d.set_index("name").loc[names, ["x", "y"]].to_numpy(float)
+    np.testing.assert_allclose(walks, np.round(net.distances([[x, y]], pts)[0] / 1000, 1), atol=0.051)
+    assert "NG6 9EE" in at.caption[0].value and not at.info  # the exact postcode, not its sector
     caption = at.caption[0].value
     assert "streets and footpaths mapped by OpenStreetMap" in caption and "4.8 km/h" in caption
     # the slower pace with a pram
@@ -144,3 +159,15 @@ def test_coverage_cli_lsoa_table_gains_walks_blank_outside_the_network(notts_db,
     assert (t.loc[on, "walk_detour"].dropna() >= 1).all()
     # the straight line stays in nearest_km, never longer than the walk
     assert (t.loc[on, "nearest_km"].to_numpy()[known] <= got[known] + 1e-4).all()
+
+
+def test_outside_every_extract_the_list_keeps_straight_lines_and_says_so(seeded):
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.run()
+    at.text_input(key="fs_q").input("TF1 1AA").run()  # Telford: no OpenStreetMap extract covers it
+    assert not at.exception, [e.value for e in at.exception]
+    labels = [e.label for e in at.expander if e.label not in ("Filters", "Share this search")]
+    assert labels and all(l.endswith(("min walk (straight line)", "too far to walk")) for l in labels), labels
+    assert not any("along paths" in l for l in labels)
+    assert "4.4 km · about 56 min walk (straight line)" in labels[0]  # 4.4 km at 4.8 km/h
+    assert "walking routes are not mapped here yet" in at.caption[0].value
