@@ -171,3 +171,37 @@ def test_outside_every_extract_the_list_keeps_straight_lines_and_says_so(seeded)
     assert not any("along paths" in l for l in labels)
     assert "4.4 km · about 56 min walk (straight line)" in labels[0]  # 4.4 km at 4.8 km/h
     assert "walking routes are not mapped here yet" in at.caption[0].value
+
+
+def test_gap_list_can_walk_along_paths_in_nottingham(notts_db, monkeypatch, areas):
+    """Provision gaps with the walking switch: Nottingham's gap list uses walks where the network
+    covers the LSOA, and says so; the same list with the switch off uses straight lines."""
+    import numpy as np
+
+    from directory import access
+
+    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
+    at = AppTest.from_file("../views/provision_gaps.py", default_timeout=180)
+    at.query_params["area"] = "E06000018"  # Nottingham
+    at.query_params["types"] = "childrens_centre"
+    at.query_params["radius"] = "1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "1 km in a straight line" in at.caption[0].value
+    before = next(d.value for d in at.dataframe if "Rank" in d.value.columns)
+    at.toggle(key="pg_walk").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    cap = at.caption[0].value
+    walked = int(re.search(r"walking along mapped paths for ([\d,]+) neighbourhoods", cap)[1].replace(",", ""))
+    after = next(d.value for d in at.dataframe if "Rank" in d.value.columns)
+    # independent: the LSOAs the network covers, walked to every children's centre of the directory
+    net = walking.ensure_network()
+    d = Directory(notts_db).service_frame()
+    cc = d[d.types.apply(lambda ts: "childrens_centre" in ts)]
+    m = access.lsoa_measures(areas.lsoa, cc, radius_km=1.0, cost=walking.WalkingCost(net))
+    assert walked == int(m.distance_basis.eq("walk").sum()) >= 60  # Nottingham (the other extracts hold no centre)
+    notts = m[(m.ltla24_code == "E06000018") & m.distance_basis.eq("walk")]
+    full = net.distances(notts[["x", "y"]].to_numpy(float), cc[["x", "y"]].to_numpy(float))
+    np.testing.assert_allclose(notts.nearest_km, np.nanmin(full, axis=1) / 1000)
+    # walking never brings a service nearer: every straight-line gap is still a gap, and some are new
+    assert set(before.iloc[:, 1]) <= set(after.iloc[:, 1]) and len(after) > len(before)
