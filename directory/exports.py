@@ -16,9 +16,10 @@ outlines dissolved from the districts, service location points.
 Every reader (read_csv, read_xlsx, read_geojson, read_gpkg) gives the tables back with their
 dtypes restored from the schema, so a round trip returns the table written.
 
-Spreadsheet safety: a text cell written as "=..." could run as a formula. In xlsx every text
-cell is written as text. In CSV, text cells starting with = + - @ tab, carriage return or '
-get a leading ' (OWASP's advice); read_csv removes it again.
+Spreadsheet safety (the shared rule in `text.spreadsheet_safe`): a text cell written as "=..."
+could run as a formula. In xlsx such cells are written as text with Excel's quote prefix. In
+CSV, text cells starting with = + - @ tab, carriage return or ' get a leading ' (OWASP's
+advice); read_csv removes it again.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from . import text
 from .areas import Areas
 from .coverage import LEVELS, CoverageTable, merge_metadata
 
@@ -53,8 +55,8 @@ MIME = {
 }
 #: Formats that hold one table per file.
 SINGLE_TABLE = ("csv", "geojson")
-TEXT_ESCAPE = "text cells starting with = + - @ tab, carriage return or ' are prefixed with '"
-_RISKY = ("=", "+", "-", "@", "\t", "\r", "'")
+TEXT_ESCAPE = ("text cells starting with = + - @ tab, carriage return or ' are prefixed with ' (text that is a "
+               "plain number is not)")
 _ILLEGAL_XLSX = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -113,15 +115,7 @@ def sidecar_path(csv_path: str | Path) -> Path:
 
 
 def _escape(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame
-    for c in frame.columns:
-        if pd.api.types.is_string_dtype(frame[c].dtype) or frame[c].dtype == object:
-            s = frame[c]
-            risky = s.str.startswith(_RISKY, na=False)
-            if risky.any():
-                out = out.copy() if out is frame else out
-                out[c] = s.where(~risky, "'" + s)
-    return out
+    return text.spreadsheet_safe_frame(frame)
 
 
 def _unescape(frame: pd.DataFrame, columns: list[dict]) -> pd.DataFrame:
@@ -130,7 +124,7 @@ def _unescape(frame: pd.DataFrame, columns: list[dict]) -> pd.DataFrame:
             s = frame[c["name"]]
             quoted = s.str.startswith("'", na=False)
             if quoted.any():
-                frame[c["name"]] = s.where(~quoted, s.str.slice(1))
+                frame[c["name"]] = s.where(~quoted, s.map(text.spreadsheet_unescape))
     return frame
 
 
@@ -231,9 +225,10 @@ def _write_sheet(wb: Workbook, title: str, frame: pd.DataFrame) -> None:
         vals = _cell_values(frame[c])
         if not pd.api.types.is_numeric_dtype(frame[c].dtype) and not pd.api.types.is_bool_dtype(frame[c].dtype):
             for k, v in enumerate(vals):
-                if v is not None and (v.startswith("=") or _ILLEGAL_XLSX.search(v)):
+                if v is not None and (text.formula_like(v) or _ILLEGAL_XLSX.search(v)):
                     cell = WriteOnlyCell(ws, value=_ILLEGAL_XLSX.sub("", v))
                     cell.data_type = "s"  # never a formula
+                    cell.quotePrefix = text.formula_like(v)  # Excel's own text marker: stays text when edited
                     vals[k] = cell
         cols.append(vals)
     for row in zip(*cols):
@@ -257,7 +252,7 @@ def _write_metadata_sheet(wb: Workbook, meta: dict) -> None:
             row.append(c)
         ws.append(row)
 
-    def text(v):
+    def as_text(v):
         if isinstance(v, str):
             c = WriteOnlyCell(ws, value=_ILLEGAL_XLSX.sub("", v))
             c.data_type = "s"
@@ -266,11 +261,11 @@ def _write_metadata_sheet(wb: Workbook, meta: dict) -> None:
 
     head("key", "value")
     for k, v in flatten({k: v for k, v in meta.items()}):
-        ws.append([k, text(v)])
+        ws.append([k, as_text(v)])
     ws.append([])
     head("table", "column", "type", "pandas_dtype", "description")
     for row in _column_rows(meta):
-        ws.append([text(v) for v in row])
+        ws.append([as_text(v) for v in row])
 
 
 def xlsx_bytes(tables) -> bytes:

@@ -207,3 +207,90 @@ def html_to_text(v) -> str | None:
     lines = (" ".join(line.replace("\xa0", " ").split()) for line in "".join(p.parts).split("\n"))
     out = "\n".join(line for line in lines if line)
     return out or None
+
+
+# ---------------------------------------------------------------- spreadsheets and control characters
+#
+# Every CSV and XLSX the project writes passes its text cells through `spreadsheet_safe`
+# (or `spreadsheet_safe_frame` for a whole table): a cell that starts with = + - @, a tab or a
+# carriage return is read by Excel, LibreOffice and Google Sheets as a formula (OWASP "CSV
+# Injection": =HYPERLINK(...) phishing links, =cmd|'/c calc'!A0 DDE payloads). Such cells get a
+# leading single quote, which spreadsheets read as "this is text". A cell that already starts
+# with a quote gets one more, so `spreadsheet_unescape` gives back exactly what was written.
+# Numbers stay numbers: int and float values are never touched, and neither is text that is
+# a plain number ("-2.5198", "+44"), which a spreadsheet reads as that number, not a formula.
+# XLSX writers store such cells as text with Excel's own (hidden) quote prefix instead:
+# `formula_like` says which.
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def formula_like(value) -> bool:
+    """True for text a spreadsheet would read as a formula (or a quote-escaped cell)."""
+    return (isinstance(value, str) and value.startswith(_FORMULA_START + ("'",))
+            and not _PLAIN_NUMBER.match(value))
+
+
+def spreadsheet_safe(value):
+    """One cell for a CSV file: text that could run as a formula gets a leading ', anything
+    else (numbers, dates, None, plain text) is returned as it is."""
+    return "'" + value if formula_like(value) else value
+
+
+def spreadsheet_unescape(value):
+    """The inverse of `spreadsheet_safe` for our own files, also right for a user's spreadsheet:
+    one leading quote is dropped only when what follows would otherwise be escaped
+    ("'=SUM(A1)" -> "=SUM(A1)", "'+44 1952 000000" -> "+44 1952 000000"; "'hello" stays)."""
+    if isinstance(value, str) and value.startswith("'") and formula_like(value[1:]):
+        return value[1:]
+    return value
+
+
+def safe_csv(df: pd.DataFrame, **to_csv) -> str:
+    """The CSV text of a table with every text cell spreadsheet-safe (no index unless asked)."""
+    return spreadsheet_safe_frame(df).to_csv(**({"index": False} | to_csv))
+
+
+def spreadsheet_safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `df` with `spreadsheet_safe` applied to every text cell (numeric, boolean
+    and date columns untouched; text inside object columns of mixed values too)."""
+    out = df
+    for c in df.columns:
+        s = df[c]
+        if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype) \
+                or pd.api.types.is_datetime64_any_dtype(s.dtype):
+            continue
+        risky = s.map(formula_like).astype(bool)
+        if risky.any():
+            if out is df:
+                out = df.copy()
+            out[c] = s.astype(object).where(~risky, "'" + s[risky].astype(str))
+    return out
+
+
+#: What `strip_controls` removes: C0 controls except tab and line feed (NUL, BEL, ESC...), DEL and
+#: C1 controls (never text), and the Unicode bidirectional controls that reorder what is displayed
+#: (Trojan Source, CVE-2021-42574): embeddings and overrides U+202A-U+202E, isolates
+#: U+2066-U+2069, and the invisible marks U+200E LRM, U+200F RLM and U+061C ALM. The marks are
+#: removed too: they are never needed in a service's name, phone or email, and a mark next to
+#: digits reorders them on screen ("0800 123 456" can display as "456 123 0800"). Text in
+#: Arabic, Urdu or Hebrew displays correctly without them (the letters carry their direction).
+#: Carriage returns are line breaks, not hostile: CR LF and a lone CR become LF (not counted).
+CONTROL_CHARS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_controls(s) -> tuple:
+    """(clean text, how many characters were removed). Non-text values come back as they are, with 0."""
+    if not isinstance(s, str):
+        return s, 0
+    if "\r" in s:
+        s = s.replace("\r\n", "\n").replace("\r", "\n")
+    clean, n = CONTROL_CHARS.subn("", s)
+    return clean, n
+
+
+def describe_controls(n: int) -> str:
+    """The warning an importer gives for a field it cleaned."""
+    return (f"Removed {n} control character{'s' if n != 1 else ''} (NUL, other control codes or bidirectional "
+            "text controls that can disguise what is displayed).")

@@ -230,8 +230,8 @@ with side_col:
             st.caption(f"Showing the first {GAP_ROWS_SHOWN} of {len(gaps):,}; the download has them all.")
         st.download_button(
             "Download the gap list (CSV)",
-            gaps.round({"nearest_km": 3, "imd_score": 3, "children_and_young_people_score": 3, "under5": 1})
-            .to_csv(index=False),
+            text.safe_csv(gaps.round({"nearest_km": 3, "imd_score": 3, "children_and_young_people_score": 3,
+                                      "under5": 1})),
             file_name=f"provision-gaps-{state.area}-{r:g}km-deciles1-{state.max_decile}.csv", mime="text/csv",
         )
 

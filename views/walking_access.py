@@ -5,7 +5,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import access, taxonomy, walk_maps, walking
+from directory import access, taxonomy, text, walk_maps, walking
 from directory.config import WALKING_KMH
 
 st.title("Walking access")
@@ -83,7 +83,6 @@ else:
             "snap_m": "Centre to nearest path (m)",
         },
     )
-    # TODO(10): text.spreadsheet_safe_frame once issue 10's writer helper is merged
-    st.download_button("Download this table (CSV)", shown.to_csv(index=False), file_name="walking-access.csv",
+    st.download_button("Download this table (CSV)", text.safe_csv(shown), file_name="walking-access.csv",
                        mime="text/csv")
 ui.footer()

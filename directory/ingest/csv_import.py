@@ -27,10 +27,11 @@ import io
 import re
 from datetime import date, timedelta
 
-from .. import taxonomy
+from .. import taxonomy, text
 from ..geocode import LocateError, PostcodeIndex, parse_full_postcode, postcode_latlon
 from ..store import Place, ServiceRecord
-from .report import UK_LAT, UK_LON, Problem, Report, decode, in_uk, too_big, upload_text  # noqa: F401 (re-exported)
+from .report import (  # noqa: F401 (re-exported)
+    UK_LAT, UK_LON, Problem, Report, clean_cells, decode, in_uk, too_big, upload_text)
 
 TEMPLATE_COLUMNS = [
     "source_id", "name", "organization", "types", "description", "address", "town", "postcode",
@@ -73,12 +74,13 @@ def _rows(content: str, report: Report) -> list[tuple[int, list[str]]] | None:
 
 def csv_rows(data: bytes, report: Report, limit_bytes: int | None = None) -> list[tuple[int, list[str]]] | None:
     """(line number, values) of an uploaded CSV's records, header first; None with the problem
-    reported when the file is too big, not text, not CSV or empty."""
+    reported when the file is too big, not text, not CSV or empty. Control characters (NUL, bidi
+    overrides...) are removed from every cell, each removal reported as a warning."""
     content = upload_text(data, report, limit_bytes)
     rows = None if content is None else _rows(content, report)
     if rows == []:
         report.problems.append(Problem(0, "file", "The file is empty."))
-    return rows or None
+    return clean_cells(rows, report) if rows else None
 
 
 def read_services_csv(
@@ -107,7 +109,9 @@ def read_services_csv(
             report.problems.append(Problem(n, "row", f"{len(values)} values but {len(header)} columns: "
                                                      "check for an unquoted comma."))
             continue
-        row = dict(zip(header, [v.strip() for v in values] + [""] * (len(header) - len(values))))
+        # a cell our export (or a spreadsheet) quoted as text ("'=..." ) is read without the quote
+        row = dict(zip(header, [text.spreadsheet_unescape(v.strip()) for v in values]
+                       + [""] * (len(header) - len(values))))
         rec, problems = _record(row, n, source, postcodes)
         if rec is not None:
             place = rec.places[0]
@@ -312,11 +316,12 @@ def fields_of(r: ServiceRecord, place: Place | None = None) -> dict[str, str]:
 
 
 def export_csv(records: list[ServiceRecord]) -> str:
-    """The directory in our template: one row per service place. Importing it back changes nothing."""
+    """The directory in our template: one row per service place. Importing it back changes nothing.
+    Text that a spreadsheet would run as a formula is written quoted (`text.spreadsheet_safe`)."""
     out = io.StringIO()
     w = csv.DictWriter(out, TEMPLATE_COLUMNS, lineterminator="\r\n")
     w.writeheader()
     for r in records:
         for place in r.places or [None]:
-            w.writerow(fields_of(r, place))
+            w.writerow({k: text.spreadsheet_safe(v) for k, v in fields_of(r, place).items()})
     return out.getvalue()

@@ -35,7 +35,7 @@ from ..geocode import LocateError, PostcodeIndex, parse_full_postcode, postcode_
 from ..store import Place, ServiceRecord, StoredService
 from ..text import html_to_text
 from .csv_import import EMAIL, STATUSES
-from .report import ERROR, WARNING, Problem, Report, check_duplicates_in_file, in_uk, upload_text
+from .report import ERROR, WARNING, Problem, Report, check_duplicates_in_file, clean_json, in_uk, upload_text
 
 #: Stable ids for exported sub-records (schedules, contacts...), derived from the service id.
 EXPORT_NAMESPACE = uuid.UUID("6f1d3c9e-8a51-4a3b-9f7e-2d7c5b0e4a11")
@@ -142,6 +142,7 @@ def read_oruk(data: bytes, source: str, postcodes: PostcodeIndex | None,
     for i, item in enumerate(items, start=1):
         report.rows += 1
         try:
+            item = clean_json(item, i, report)  # NUL and bidi controls removed, each reported
             rec, problems = service_record(item, i, source, postcodes, terms, report)
         except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as e:
             rec, problems = None, [Problem(i, "service", f"Could not read this service ({type(e).__name__}: {e}).")]

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .. import config
+from ..text import describe_controls, strip_controls
 from ..store import ServiceRecord
 
 ERROR, WARNING = "error", "warning"
@@ -146,3 +147,39 @@ def check_duplicates_in_file(report: Report, what: str = "row") -> None:
         keep_records.append(rec)
         keep_rows.append(n)
     report.records, report.record_rows = keep_records, keep_rows
+
+
+def clean_cells(rows: list[tuple[int, list[str]]], report: Report) -> list[tuple[int, list[str]]]:
+    """CSV rows (header first) with control characters removed from every cell, each removal a
+    warning naming the row (as the importers count them: the header is row 1) and the column."""
+    header = rows[0][1] if rows else []
+    out = []
+    for n, (line, values) in enumerate(rows, start=1):
+        cleaned = []
+        for i, v in enumerate(values):
+            v, removed = strip_controls(v)
+            if removed:
+                name = header[i].strip() if i < len(header) and n > 1 else f"column {i + 1}"
+                report.problems.append(Problem(n, name or f"column {i + 1}", describe_controls(removed), WARNING))
+            cleaned.append(v)
+        out.append((line, cleaned))
+    return out
+
+
+def clean_json(value, row: int, report: Report, path: str = ""):
+    """A JSON value with control characters removed from every string (keys too), each removal a
+    warning naming the service and the field's path in it (e.g. contacts[0].phones[0].number)."""
+    if isinstance(value, str):
+        v, removed = strip_controls(value)
+        if removed:
+            report.problems.append(Problem(row, path or "service", describe_controls(removed), WARNING))
+        return v
+    if isinstance(value, list):
+        return [clean_json(v, row, report, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            key = clean_json(k, row, report, f"{path}.{k}" if path else str(k)) if isinstance(k, str) else k
+            out[key] = clean_json(v, row, report, f"{path}.{key}" if path else str(key))
+        return out
+    return value
