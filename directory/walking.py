@@ -114,7 +114,7 @@ class Extract:
 
 
 def read_extracts(paths, progress: Progress | None = None) -> Extract:
-    """Walkable ways of the OSM files (PBF or XML) at `paths`, merged by OSM node and way id."""
+    """Walkable ways of the OSM files (PBF or XML) at `paths`, merged by OSM node id (edges by node pair)."""
     import osmium
 
     say = progress or (lambda f, m: None)
