@@ -34,8 +34,23 @@ Gaps (parameters: radius d0, deprived deciles D, default {1, 2}; demand column P
 
 Coverage by IMD decile (any set of LSOAs: one authority, a region, England):
     share within reach (decile k) = sum_{i in k, within_i} C_i / sum_{i in k} C_i
-    for C = children 0-15 and C = income-deprived children (IDACI numerator; the 815
-    suppressed LSOAs are left out of both sums, and counted in `idaci_suppressed_lsoas`).
+    for C = children 0-15, C = under-5s and C = income-deprived children (IDACI numerator; the
+    815 suppressed LSOAs are left out of both sums, and counted in `idaci_suppressed_lsoas`).
+
+Equity of reach (`equity`; any set of LSOAs, demand P, e.g. under-5s; h_i = 1 if within_i else 0):
+    share_1_2   = sum_{i: decile 1-2} P_i h_i / sum_{i: decile 1-2} P_i     (the most deprived 20%)
+    share_9_10  = sum_{i: decile 9-10} P_i h_i / sum_{i: decile 9-10} P_i   (the least deprived 20%)
+    ratio       = share_1_2 / share_9_10  (above 1: the deprived are better served; blank when the
+                  area has no children of either group)
+    concentration index (Wagstaff, van Doorslaer & Watanabe 2003; O'Donnell et al. 2008, ch. 8),
+    over the area's own children ranked from the most deprived LSOA (IMD rank 1) to the least:
+        W = sum_i P_i,  mu = sum_i P_i h_i / W   (the share within reach)
+        R_i = (sum_{k ranked before i} P_k + P_i / 2) / W    (fractional rank, 0..1)
+        CI = (2 / (W mu)) sum_i P_i (h_i - mu) (R_i - 1/2)
+    CI is in [mu - 1, 1 - mu] for a 0/1 outcome; 0 = reach shared equally across deprivation;
+    negative = reach concentrated among the MORE deprived children (pro-poor); positive = among
+    the less deprived. With every child within reach (mu = 1) CI = 0; with none (mu = 0) it is
+    undefined and left blank.
 
 Where would new sites help most (maximal covering location problem, Church & ReVelle 1974):
     weights w_i = gap_children_i (deprived children not within reach today);
@@ -243,14 +258,15 @@ DEFAULT_DECILES = (1, 2)
 DEMANDS = {
     "children_0_15": "children aged 0-15 (Census 2021)",
     "idaci_numerator": "income-deprived children (IoD2025 IDACI numerator)",
-    "under5": "children under 5 (ONS mid-2020 estimates carried to 2021 LSOAs)",
+    "under5": "children under 5 (Census 2021 TS007A when present, else ONS mid-2020 estimates carried to 2021 LSOAs)",
 }
 AREA_COLUMNS = [
     "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
+    "utla23_code", "utla23_name", "sicbl24_code", "sicbl24_name", "icb24_code", "icb24_name",
     "region24_code", "region24_name", "x", "y", "lon", "lat",
 ]
 DEPRIVATION_COLUMNS = [
-    "imd_decile", "imd_score", "income_decile", "income_score",
+    "imd_decile", "imd_score", "imd_rank", "income_decile", "income_score",
     "children_and_young_people_score", "children_and_young_people_decile",
 ]
 COUNT_COLUMNS = ["children_0_15", "idaci_numerator", "under5"]
@@ -348,6 +364,7 @@ def _group_keys(df: pd.DataFrame, by) -> list[str]:
 def _coverage_counts(df: pd.DataFrame, radius_km: float) -> pd.DataFrame:
     within = df["nearest_km"].to_numpy(float) <= radius_km
     kids = pd.to_numeric(df["children_0_15"], errors="coerce").fillna(0).to_numpy(float)
+    under5 = pd.to_numeric(df["under5"], errors="coerce").fillna(0).to_numpy(float) if "under5" in df else kids * 0
     idaci = pd.to_numeric(df["idaci_numerator"], errors="coerce").to_numpy(float)
     known = ~np.isnan(idaci)
     idaci = np.where(known, idaci, 0.0)
@@ -355,6 +372,8 @@ def _coverage_counts(df: pd.DataFrame, radius_km: float) -> pd.DataFrame:
         "lsoas": 1,
         "children_0_15": kids,
         "children_within": np.where(within, kids, 0.0),
+        "under5": under5,
+        "under5_within": np.where(within, under5, 0.0),
         "idaci_children": idaci,
         "idaci_within": np.where(within, idaci, 0.0),
         "idaci_suppressed_lsoas": (~known).astype(int),
@@ -364,12 +383,14 @@ def _coverage_counts(df: pd.DataFrame, radius_km: float) -> pd.DataFrame:
 def _add_shares(t: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         t["children_within_share"] = t["children_within"] / t["children_0_15"].where(t["children_0_15"] > 0)
+        t["under5_within_share"] = t["under5_within"] / t["under5"].where(t["under5"] > 0)
         t["idaci_within_share"] = t["idaci_within"] / t["idaci_children"].where(t["idaci_children"] > 0)
     return t
 
 
 COVERAGE_COLUMNS = [
-    "lsoas", "children_0_15", "children_within", "children_within_share", "idaci_children", "idaci_within",
+    "lsoas", "children_0_15", "children_within", "children_within_share", "under5", "under5_within",
+    "under5_within_share", "idaci_children", "idaci_within",
     "idaci_within_share", "idaci_suppressed_lsoas",
 ]
 
@@ -391,7 +412,8 @@ def coverage_by_decile(
     full = groups.merge(pd.DataFrame({"imd_decile": np.arange(1, 11)}), how="cross")
     full["imd_decile"] = full["imd_decile"].astype(measures["imd_decile"].dtype)
     t = full.merge(t, on=keys + ["imd_decile"], how="left")
-    for c in ("lsoas", "children_0_15", "children_within", "idaci_children", "idaci_within", "idaci_suppressed_lsoas"):
+    for c in ("lsoas", "children_0_15", "children_within", "under5", "under5_within", "idaci_children",
+              "idaci_within", "idaci_suppressed_lsoas"):
         t[c] = t[c].fillna(0)
     t["lsoas"] = t["lsoas"].astype(int)
     t["idaci_suppressed_lsoas"] = t["idaci_suppressed_lsoas"].astype(int)
@@ -433,19 +455,75 @@ def coverage_summary(
                                         "gap_lsoas", "gap_children"]]
 
 
+EQUITY_COLUMNS = ["within_share_imd1_2", "within_share_imd9_10", "within_ratio_imd1_2_to_9_10",
+                  "concentration_index"]
+
+
+def concentration_index(weight, outcome, rank) -> float:
+    """Concentration index of `outcome` (0/1 or any level) over the population ranked by `rank`
+    (ascending: 1 = most deprived first), each unit weighted by `weight`. Formula in the module
+    docstring; NaN when the total weight or the mean outcome is 0."""
+    w = np.asarray(weight, float)
+    h = np.asarray(outcome, float)
+    order = np.argsort(np.asarray(rank, float), kind="stable")
+    w, h = w[order], h[order]
+    total = w.sum()
+    if total <= 0:
+        return float("nan")
+    mu = (w * h).sum() / total
+    if mu == 0:
+        return float("nan")
+    r = (np.cumsum(w) - w / 2) / total
+    return float(2.0 / (total * mu) * (w * (h - mu) * (r - 0.5)).sum())
+
+
+def equity(measures: pd.DataFrame, *, radius_km: float = DEFAULT_RADIUS_KM, demand: str = "under5",
+           by=None) -> pd.DataFrame:
+    """Per group (or one row): the share of `demand` children within reach in IMD deciles 1-2 and
+    in deciles 9-10, their ratio, and the concentration index of within-reach over IMD rank
+    (definitions in the module docstring). `measures` needs nearest_km, imd_decile, imd_rank and
+    the demand column."""
+    keys = _group_keys(measures, by)
+    dem = _demand(measures, demand)
+    h = (measures["nearest_km"].to_numpy(float) <= radius_km).astype(float)
+    dec = measures["imd_decile"].to_numpy(float)
+    df = pd.DataFrame({"w": dem, "h": h, "rank": measures["imd_rank"].to_numpy(float),
+                       "lo": np.isin(dec, [1, 2]), "hi": np.isin(dec, [9, 10])})
+    for k in keys:
+        df[k] = measures[k].to_numpy()
+
+    def one(g: pd.DataFrame) -> pd.Series:
+        lo_w, hi_w = g.w[g.lo].sum(), g.w[g.hi].sum()
+        lo = (g.w * g.h)[g.lo].sum() / lo_w if lo_w > 0 else np.nan
+        hi = (g.w * g.h)[g.hi].sum() / hi_w if hi_w > 0 else np.nan
+        ratio = lo / hi if np.isfinite(lo) and np.isfinite(hi) and hi > 0 else np.nan
+        return pd.Series([lo, hi, ratio, concentration_index(g.w, g.h, g["rank"])], index=EQUITY_COLUMNS)
+
+    if not keys:
+        return one(df).to_frame().T.reset_index(drop=True)
+    rows = [dict(zip(keys, k if isinstance(k, tuple) else (k,))) | one(g).to_dict()
+            for k, g in df.groupby(keys, sort=True)]
+    return pd.DataFrame(rows, columns=keys + EQUITY_COLUMNS)
+
+
 def compare_with_england(
     measures: pd.DataFrame,
-    ltla24_code: str,
+    code: str,
     *,
     radius_km: float = DEFAULT_RADIUS_KM,
+    column: str = "ltla24_code",
 ) -> pd.DataFrame:
-    """Per IMD decile: the authority's and England's shares of children (all; income-deprived)
-    within reach. `measures` must hold every English LSOA."""
-    area = coverage_by_decile(measures[measures["ltla24_code"] == ltla24_code], radius_km=radius_km)
+    """Per IMD decile: the area's (rows whose `column` is `code`, e.g. utla23_code) and England's
+    shares of children (under 5; 0-15; income-deprived) within reach. `measures` must hold every
+    English LSOA."""
+    area = coverage_by_decile(measures[measures[column] == code], radius_km=radius_km)
     england = coverage_by_decile(measures, radius_km=radius_km)
-    out = area[["imd_decile", "lsoas", "children_0_15", "children_within_share", "idaci_within_share"]].rename(
-        columns={"children_within_share": "area_children_share", "idaci_within_share": "area_idaci_share"})
+    out = area[["imd_decile", "lsoas", "children_0_15", "under5", "children_within_share", "under5_within_share",
+                "idaci_within_share"]].rename(
+        columns={"children_within_share": "area_children_share", "idaci_within_share": "area_idaci_share",
+                 "under5_within_share": "area_under5_share"})
     out["england_children_share"] = england["children_within_share"].to_numpy()
+    out["england_under5_share"] = england["under5_within_share"].to_numpy()
     out["england_idaci_share"] = england["idaci_within_share"].to_numpy()
     return out
 

@@ -54,6 +54,57 @@ class Areas:
     def district_boundaries(self) -> gpd.GeoDataFrame:
         return gpd.read_parquet(self.folder / "district_boundaries.parquet")
 
+    @cached_property
+    def utla_boundaries(self) -> gpd.GeoDataFrame:
+        return gpd.read_parquet(self.folder / "utla_boundaries.parquet")
+
+    @cached_property
+    def icb_boundaries(self) -> gpd.GeoDataFrame:
+        return gpd.read_parquet(self.folder / "icb_boundaries.parquet")
+
+    @cached_property
+    def sicbl_boundaries(self) -> gpd.GeoDataFrame:
+        return gpd.read_parquet(self.folder / "sicbl_boundaries.parquet")
+
+    @cached_property
+    def official_names(self) -> dict[str, str]:
+        """GSS code -> official council name ("Worcestershire County Council"); {} when not built."""
+        path = self.folder / "area_names.parquet"
+        if not path.exists():
+            return {}
+        df = pd.read_parquet(path)
+        return dict(zip(df.code, df.official_name))
+
+    @cached_property
+    def units(self) -> pd.DataFrame:
+        """Every area of every kind (area_kinds.all_units): kind, code, name, official_name, parent, counts."""
+        from .area_kinds import all_units
+
+        return all_units(self.lsoa, self.official_names)
+
+    def unit_codes(self) -> dict[str, set[str]]:
+        return {k: set(g.code) for k, g in self.units.groupby("kind")}
+
+    def boundaries(self, kind: str) -> gpd.GeoDataFrame:
+        """Boundaries of one kind of area (area_kinds), with its code column; regions and England
+        are dissolved from the districts."""
+        from .area_kinds import kind as area_kind
+
+        k = area_kind(kind)
+        if k.boundaries:
+            return getattr(self, k.boundaries)
+        return self._dissolved(k.code)
+
+    def _dissolved(self, code: str) -> gpd.GeoDataFrame:
+        cache = self.__dict__.setdefault("_dissolved_cache", {})
+        if code not in cache:
+            from .area_kinds import with_country
+
+            keys = with_country(self.districts)[["ltla24_code", code]]
+            d = self.district_boundaries.merge(keys, on="ltla24_code")
+            cache[code] = d.dissolve(by=code, as_index=False)[[code, "geometry"]]
+        return cache[code]
+
     def lsoa_of_points(self, x, y):
         """The LSOA whose population-weighted centroid is nearest each BNG point (KD-tree).
 
@@ -68,15 +119,20 @@ class Areas:
         return cKDTree(self.lsoa[["x", "y"]].to_numpy())
 
 
+#: What attach_areas copies from a service's LSOA.
+SERVICE_AREA_COLUMNS = ["ward24_name", "ltla24_code", "ltla24_name", "utla23_code", "utla23_name", "sicbl24_code",
+                        "sicbl24_name", "icb24_code", "icb24_name", "region24_name", "imd_decile"]
+
+
 def attach_areas(services: pd.DataFrame, areas: Areas) -> pd.DataFrame:
-    """Add each service's LSOA, ward, district, region and IMD decile (by nearest LSOA point)."""
+    """Add each service's LSOA, ward, district, upper-tier authority, sub-ICB location, ICB, region and
+    IMD decile (by nearest LSOA point)."""
     if services.empty:
-        return services.assign(lsoa21_code=[], area=[], ltla24_code=[], ltla24_name=[], region24_name=[],
-                               imd_decile=[])
+        return services.assign(lsoa21_code=[], area=[], **{c: [] for c in SERVICE_AREA_COLUMNS if c != "ward24_name"})
     codes = areas.lsoa_of_points(services.x.to_numpy(), services.y.to_numpy())
     lsoa = areas.lsoa.set_index("lsoa21_code")
     out = services.assign(lsoa21_code=codes)
-    info = lsoa.loc[codes, ["ward24_name", "ltla24_code", "ltla24_name", "region24_name", "imd_decile"]]
+    info = lsoa.loc[codes, SERVICE_AREA_COLUMNS]
     for c in info.columns:
         out[c] = info[c].to_numpy()
     out["area"] = out.ward24_name + ", " + out.ltla24_name

@@ -6,13 +6,18 @@
         places.parquet               names to search: wards, districts, towns (2021 district names), LSOAs
         lsoa_boundaries.parquet      GeoParquet, WGS84
         district_boundaries.parquet  GeoParquet, WGS84, repaired with make_valid
+        utla_boundaries.parquet, icb_boundaries.parquet, sicbl_boundaries.parquet
+                                     upper-tier authorities, ICBs, sub-ICB locations (geographies.py)
+        area_names.parquet           official council names by GSS code (mySociety; empty without it)
         postcodes.sqlite             every English postcode -> point and LSOA 2021, sector and district
                                      points, countries of the others (directory/postcodes.py)
         manifest.json                input checksums; the build is skipped when they are unchanged
 
 Formulas worth knowing:
 - LSOA point: the ONS population-weighted centroid (where people live), in BNG metres and WGS84.
-- under5: ONS mid-2020 under-5s on 2011 LSOAs carried to 2021 LSOAs with the ONS best-fit
+- under5: Census 2021 usual residents aged 4 and under (TS007A) when that file is in the raw
+  folder (`under5.py`; column `under5_source` says which was used), else
+  ONS mid-2020 under-5s on 2011 LSOAs carried to 2021 LSOAs with the ONS best-fit
   lookup; each 2011 LSOA's count is shared among the 2021 LSOAs it maps to in proportion to
   their Census 2021 children aged 0-15 (equally if those are all 0). Unchanged, split,
   merged and irregular changes are all handled by this one rule, and England's total is kept.
@@ -33,7 +38,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from . import config, postcodes
+from . import config, geographies, postcodes
 from .sources import (
     Catalogue,
     DataError,
@@ -42,14 +47,16 @@ from .sources import (
     column_map,
     file_digest,
     find_files,
+    is_missing,
     list_files,
     read_csv,
     read_source,
     require_files,
 )
+from .under5 import read_sape_workbook, under5_counts
 
 #: Bump when the build's outputs change shape, so old builds are redone.
-BUILD_VERSION = 4
+BUILD_VERSION = 6
 
 Progress = Callable[[float, str], None]
 
@@ -137,7 +144,8 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
     raw, out = config.raw_dir(raw), config.build_dir(out)
     say = progress or (lambda f, m: None)
     cat = catalogue()
-    missing = [s for s in cat.sources.values() if s.required and not find_files(s, raw)]
+    every = list_files(raw)
+    missing = [s for s in cat.sources.values() if is_missing(s, raw, cat, every)]
     if missing:
         names = "\n".join(f"  - {s.title}: {', '.join(s.files)} ({s.url or s.page})" for s in missing)
         raise DataError(f"The raw data folder {raw} lacks required files:\n{names}")
@@ -161,6 +169,10 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
         district_boundaries(raw, cat, set(tables["districts"].ltla24_code)).to_parquet(
             out / "district_boundaries.parquet"
         )
+        geographies.write_boundaries(raw, cat, tables["lsoa"], out)
+        names = geographies.official_names(raw, cat)
+        pd.DataFrame({"code": list(names), "official_name": list(names.values())}, dtype=str).to_parquet(
+            out / "area_names.parquet", index=False)
 
     def step_postcodes():
         postcodes.build_postcodes(raw, cat, out / "postcodes.sqlite",
@@ -184,6 +196,7 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seconds": round(time.perf_counter() - t0, 1),
         "raw": str(raw),
+        "under5": tables["lsoa"].attrs.get("under5"),
         "inputs": inputs,
         "outputs": [
             "lsoa.parquet",
@@ -191,6 +204,8 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
             "places.parquet",
             "lsoa_boundaries.parquet",
             "district_boundaries.parquet",
+            *geographies.BOUNDARY_FILES,
+            "area_names.parquet",
             "postcodes.sqlite",
         ],
     }
@@ -243,12 +258,14 @@ def lsoa_table(raw: Path, cat: Catalogue) -> pd.DataFrame:
     cent = cent.assign(lon=np.round(lon, 6), lat=np.round(lat, 6))
 
     children = census_children(raw, cat)
-    under5 = bridge_under5(raw, cat, children)
+    under5, under5_info = under5_counts(raw, cat, children, bridge_under5)
 
     df = lookup[
         ["lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
          "region24_code", "region24_name"]
     ]
+    df = df.merge(geographies.commissioning_lookup(raw, cat, df), on="lsoa21_code", how="left",
+                  validate="one_to_one")
     for part in (ranks, subs, ind, children, under5, cent):
         df = df.merge(part, on="lsoa21_code", how="left", validate="one_to_one")
     key_cols = ["region24_code", "imd_decile", "imd_score", "children_0_15", "x", "y"]
@@ -261,7 +278,9 @@ def lsoa_table(raw: Path, cat: Catalogue) -> pd.DataFrame:
     for c in [c for c in df.columns if c.endswith(("_decile", "_rank"))]:
         df[c] = df[c].astype("Int64")
     df["idaci_numerator"] = df["idaci_numerator"].round().astype("Int64")
-    return df.sort_values("lsoa21_code", ignore_index=True)
+    df = df.sort_values("lsoa21_code", ignore_index=True)
+    df.attrs["under5"] = under5_info
+    return df
 
 
 def census_children(raw: Path, cat: Catalogue) -> pd.DataFrame:
@@ -279,7 +298,8 @@ def bridge_under5(raw: Path, cat: Catalogue, children: pd.DataFrame) -> pd.DataF
     """Mid-2020 under-5s carried from 2011 to 2021 LSOAs (rule in the module docstring)."""
     src = cat["under5"]
     path = require_files(src, raw)[0]
-    u5 = check_england_rows(read_csv(src, path, dtype={"aged_0_4": float}), "lsoa11_code", src, path)
+    table = read_sape_workbook(path) if path.name.lower().endswith(".xlsx") else read_csv(src, path)
+    u5 = check_england_rows(table.astype({"aged_0_4": float}), "lsoa11_code", src, path)
     lk_src = cat["lsoa11_lsoa21"]
     lk = read_csv(lk_src, require_files(lk_src, raw)[0])
     lk = lk[lk.lsoa11_code.str.startswith("E")][["lsoa11_code", "lsoa21_code"]].drop_duplicates()

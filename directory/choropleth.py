@@ -1,15 +1,16 @@
-"""Maps of the access measures for commissioners: one authority's LSOAs, or England by district.
+"""Maps of the access measures for commissioners: one area's LSOAs, or England by area (area_kinds).
 
 What is sent to the browser, and why:
 - One authority: its LSOAs as a folium GeoJson FeatureCollection made from the ONS super
   generalised (BSC) boundaries, coordinates rounded to 5 decimals (about 1 m), each feature keyed
   by its LSOA code (`id`, so folium's style lookup is stable) and carrying only what the tooltip
   shows: name, IMD decile, children, distance to the nearest service and the measure's value
-  (already formatted, with its unit). Birmingham, the largest authority (659 LSOAs), is about
-  0.3 MB of page (a test asserts under 2 MB).
+  (already formatted, with its unit). The largest areas by LSOA count, Kent (938 LSOAs) and the
+  North East and North Cumbria ICB (1,889), stay under 2 MB of page (tests assert it).
 - England: 33,755 LSOA polygons would be ~12 MB and ~20 s of drawing (docs/notes), so England is
-  drawn as its 296 districts (ultra generalised boundaries), each coloured by the district
-  aggregate of the measure defined in MEASURES (`district`): sums for children counts,
+  drawn by areas of one kind (area_kinds: its 153 upper-tier authorities by default, or its 42
+  ICBs, or districts...), each coloured by the area aggregate of the measure defined in MEASURES
+  (`district`, the aggregation rule): sums for children counts,
   children-weighted means for distances, counts and scores, demand-weighted means for the
   floating-catchment ratios (that is total reachable supply shared out per child), and for
   deciles the share of children living in the deprived deciles.
@@ -31,7 +32,7 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
-from . import text
+from . import area_kinds, text
 from .maps import TYPE_COLOURS, base_map, finish
 
 #: IMD-style deciles: 1 (most deprived) dark red .. 10 (least deprived) dark blue.
@@ -53,9 +54,9 @@ class Measure:
     unit: str
     scale: str  # "decile", "distance", "count", "quantile", "quantile0" (0 has its own class)
     colours: tuple[str, ...]
-    district: str  # "sum", "mean_children", "mean_demand", "share_deprived"
-    district_label: str
-    district_unit: str
+    aggregate: str  # over an area: "sum", "mean_children", "mean_demand", "share_deprived"
+    area_label: str
+    area_unit: str
     explain: str
     decimals: int = 0
 
@@ -75,14 +76,14 @@ MEASURES: dict[str, Measure] = {m.code: m for m in (
             "How many services of the chosen types are within the radius (straight line) of the "
             "neighbourhood's centre.", 1),
     Measure("e2sfca", "Services per 1,000 children (E2SFCA)", "e2sfca_per_1000", "per 1,000 children",
-            "quantile0", tuple(BLUES), "mean_demand", "Services per 1,000 children (E2SFCA), district average",
+            "quantile0", tuple(BLUES), "mean_demand", "Services per 1,000 children (E2SFCA), area average",
             "per 1,000 children",
             "Enhanced two-step floating catchment: each service is shared among the children who can reach it "
             "(nearer children count more: 100% in the nearest third of the radius, 68% in the middle third, 22% "
             "in the outer third), then each neighbourhood adds up its shares. Higher is better; it accounts "
             "for crowding, which a simple count does not.", 2),
     Measure("sfca", "Services per 1,000 children (2SFCA)", "sfca_per_1000", "per 1,000 children", "quantile0",
-            tuple(BLUES), "mean_demand", "Services per 1,000 children (2SFCA), district average",
+            tuple(BLUES), "mean_demand", "Services per 1,000 children (2SFCA), area average",
             "per 1,000 children",
             "Two-step floating catchment: like E2SFCA but every child within the radius counts the same.", 2),
     Measure("imd", "IMD decile", "imd_decile", "decile (1 = most deprived 10%)", "decile", tuple(DECILE_COLOURS),
@@ -204,7 +205,7 @@ def value_text(v, measure: Measure, unit: str | None = None) -> str:
         return "not available"
     if np.isinf(v):
         return "no service of these types"
-    if measure.district == "share_deprived" and unit.startswith("%"):
+    if measure.aggregate == "share_deprived" and unit.startswith("%"):
         return f"{v:.0f}% of children"
     return f"{_fmt(float(v), measure.decimals)} {unit}"
 
@@ -231,6 +232,7 @@ def lsoa_features(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure:
                 "name": text.esc(row["lsoa21_name"]),
                 "decile": _int_text(row.get("imd_decile")),
                 "children": _int_text(row.get("children_0_15")),
+                "under5": _int_text(row.get("under5")),
                 "km": "none" if np.isinf(row["nearest_km"]) else f"{row['nearest_km']:.1f} km",
                 "value": text.esc(value_text(v, measure)),
                 "f": classes.colour(v),
@@ -240,49 +242,56 @@ def lsoa_features(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure:
     return {"type": "FeatureCollection", "features": feats}
 
 
-def district_values(measures: pd.DataFrame, measure: Measure, *, deciles=(1, 2),
-                    demand: str = "children_0_15") -> pd.DataFrame:
-    """One row per district: ltla24_code, ltla24_name, value (the measure's district aggregate),
-    children_0_15, gap_children, mean nearest_km (children-weighted)."""
-    kids = measures["children_0_15"].astype(float)
-    dem = pd.to_numeric(measures[demand], errors="coerce").fillna(0).astype(float)
-    col = pd.to_numeric(measures[measure.column], errors="coerce").astype(float)
+def area_values(measures: pd.DataFrame, measure: Measure, kind: str = "utla", *, deciles=(1, 2),
+                demand: str = "children_0_15") -> pd.DataFrame:
+    """One row per area of `kind` (area_kinds): code, name, value (the measure's area aggregate),
+    children_0_15, under5, gap_children, mean nearest_km (children-weighted)."""
+    k = area_kinds.kind(kind)
+    m = area_kinds.with_country(measures)
+    kids = m["children_0_15"].astype(float)
+    dem = pd.to_numeric(m[demand], errors="coerce").fillna(0).astype(float)
+    col = pd.to_numeric(m[measure.column], errors="coerce").astype(float)
     df = pd.DataFrame({
-        "ltla24_code": measures["ltla24_code"], "ltla24_name": measures["ltla24_name"],
-        "children_0_15": kids, "gap_children": measures["gap_children"].astype(float),
-        "kids_x_km": kids * measures["nearest_km"].astype(float),
+        "code": m[k.code], "name": m[k.name],
+        "children_0_15": kids,
+        "under5": pd.to_numeric(m["under5"], errors="coerce").fillna(0).astype(float) if "under5" in m else 0.0,
+        "gap_children": m["gap_children"].astype(float),
+        "kids_x_km": kids * m["nearest_km"].astype(float),
         "sum_v": col.fillna(0), "kids_x_v": kids * col, "dem_x_v": dem * col, "dem": dem,
         "deprived_kids": np.where(col.isin(list(deciles)), kids, 0.0),
     })
-    g = df.groupby(["ltla24_code", "ltla24_name"], sort=True).sum(numeric_only=True).reset_index()
+    g = df.groupby(["code", "name"], sort=True).sum(numeric_only=True).reset_index()
     with np.errstate(divide="ignore", invalid="ignore"):
         g["nearest_km"] = g["kids_x_km"] / g["children_0_15"]
-        if measure.district == "sum":
+        if measure.aggregate == "sum":
             g["value"] = g["sum_v"]
-        elif measure.district == "mean_children":
+        elif measure.aggregate == "mean_children":
             g["value"] = g["kids_x_v"] / g["children_0_15"]
-        elif measure.district == "mean_demand":
+        elif measure.aggregate == "mean_demand":
             g["value"] = np.where(g["dem"] > 0, g["dem_x_v"] / g["dem"], np.nan)
-        elif measure.district == "share_deprived":
+        elif measure.aggregate == "share_deprived":
             g["value"] = 100 * g["deprived_kids"] / g["children_0_15"]
-    return g[["ltla24_code", "ltla24_name", "value", "children_0_15", "gap_children", "nearest_km"]]
+    return g[["code", "name", "value", "children_0_15", "under5", "gap_children", "nearest_km"]]
 
 
-def district_features(boundaries: gpd.GeoDataFrame, table: pd.DataFrame, measure: Measure, classes: Classes,
-                      decimals: int = 4) -> dict:
-    geo = boundaries.set_index("ltla24_code").geometry
+def area_features(boundaries: gpd.GeoDataFrame, table: pd.DataFrame, measure: Measure, classes: Classes,
+                  kind: str = "utla", decimals: int = 4) -> dict:
+    """FeatureCollection of the areas in `table` (rows of area_values), joined to `boundaries` by
+    the kind's code column."""
+    geo = boundaries.set_index(area_kinds.kind(kind).code).geometry
     feats = []
     for row in table.to_dict("records"):
-        code = row["ltla24_code"]
+        code = row["code"]
         if code not in geo.index:
             continue
         feats.append({
             "type": "Feature",
             "id": text.esc(code),
             "properties": {
-                "name": text.esc(row["ltla24_name"]),
-                "value": text.esc(value_text(row["value"], measure, measure.district_unit)),
+                "name": text.esc(row["name"]),
+                "value": text.esc(value_text(row["value"], measure, measure.area_unit)),
                 "children": _int_text(row["children_0_15"]),
+                "under5": _int_text(row["under5"]),
                 "gap": _int_text(row["gap_children"]),
                 "km": "none" if not np.isfinite(row["nearest_km"]) else f"{row['nearest_km']:.1f} km",
                 "f": classes.colour(row["value"]),
@@ -397,8 +406,8 @@ def authority_map(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure:
     folium.GeoJson(
         gj, name="Neighbourhoods", style_function=_style, highlight_function=_highlight,
         tooltip=folium.GeoJsonTooltip(
-            fields=["name", "value", "decile", "children", "km"],
-            aliases=["Neighbourhood (LSOA)", measure.label, "IMD decile", "Children aged 0-15",
+            fields=["name", "value", "decile", "under5", "children", "km"],
+            aliases=["Neighbourhood (LSOA)", measure.label, "IMD decile", "Children under 5", "Children aged 0-15",
                      "Nearest service"],
             sticky=True, style=TOOLTIP_STYLE),
     ).add_to(m)
@@ -417,31 +426,34 @@ def authority_map(boundaries: gpd.GeoDataFrame, measures: pd.DataFrame, measure:
 
 
 def england_map(boundaries: gpd.GeoDataFrame, table: pd.DataFrame, measure: Measure, *, radius_km: float,
-                services: pd.DataFrame, sites: pd.DataFrame | None = None,
-                max_markers: int = 1500) -> tuple[folium.Map, Classes]:
-    """England as its districts (rows of district_values), with services as points and new sites."""
-    if measure.district == "share_deprived":  # a share of children: more is worse, so reds
+                services: pd.DataFrame, sites: pd.DataFrame | None = None, kind: str = "utla",
+                max_markers: int = 1500, fit: bool = False) -> tuple[folium.Map, Classes]:
+    """England (or a large area: `fit` zooms to the rows of `table`) as its areas of `kind` (rows of
+    area_values), with services as points and new sites."""
+    k = area_kinds.kind(kind)
+    if measure.aggregate == "share_deprived":  # a share of children: more is worse, so reds
         classes = classify(table["value"], replace(measure, colours=tuple(REDS)), radius_km, decimals=0,
                            scale="quantile")
     else:
-        classes = classify(table["value"], measure, radius_km, unit=measure.district_unit,
-                           decimals=max(measure.decimals, 1) if measure.district != "sum" else 0,
+        classes = classify(table["value"], measure, radius_km, unit=measure.area_unit,
+                           decimals=max(measure.decimals, 1) if measure.aggregate != "sum" else 0,
                            scale="quantile" if measure.scale == "count" else None)
-    gj = district_features(boundaries, table, measure, classes)
+    gj = area_features(boundaries, table, measure, classes, kind)
     m = base_map(52.8, -1.6, zoom=6)
     folium.GeoJson(
-        gj, name="Districts", style_function=_style, highlight_function=_highlight,
+        gj, name=k.plural, style_function=_style, highlight_function=_highlight,
         tooltip=folium.GeoJsonTooltip(
-            fields=["name", "value", "children", "gap", "km"],
-            aliases=["Local authority", measure.district_label, "Children aged 0-15",
+            fields=["name", "value", "under5", "children", "gap", "km"],
+            aliases=[k.label, measure.area_label, "Children under 5", "Children aged 0-15",
                      "Deprived children far from support", "Average distance to nearest service"],
             sticky=True, style=TOOLTIP_STYLE),
     ).add_to(m)
     add_services(m, services, max_markers)
     if sites is not None and len(sites):
         add_sites(m, sites, radius_km)
-    Legend(f"{measure.district_label} ({measure.district_unit})", classes.legend()).add_to(m)
-    m.fit_bounds([[49.9, -5.8], [55.8, 1.8]])
+    Legend(f"{measure.area_label} ({measure.area_unit})", classes.legend()).add_to(m)
+    b = _bounds(gj) if fit else None
+    m.fit_bounds(b or [[49.9, -5.8], [55.8, 1.8]])
     return finish(m), classes
 
 

@@ -8,6 +8,8 @@ FSM_BUILD_DIR      folder of derived files (default data/build/)
 FSM_DATABASE_URL   SQLAlchemy URL of the directory (default SQLite file data/directory.sqlite)
 FSM_MAP_ASSETS     "local" (Leaflet served by the app), "cdn" or "auto" (local when present)
 FSM_UPLOAD_LIMIT_MB  largest accepted upload or import file (default 20)
+FSM_UPLOAD_MAX_ROWS  most rows (or services) one browser upload may hold (default 20,000)
+FSM_SESSION_IDLE_MINUTES  a signed-in steward idle this long signs in again (default 30)
 """
 
 from __future__ import annotations
@@ -43,3 +45,11 @@ def map_assets() -> str:
 
 def upload_limit_bytes() -> int:
     return int(float(os.environ.get("FSM_UPLOAD_LIMIT_MB", "20")) * 1024 * 1024)
+
+
+def upload_max_rows() -> int:
+    return int(os.environ.get("FSM_UPLOAD_MAX_ROWS", "20000"))
+
+
+def session_idle_minutes() -> float:
+    return float(os.environ.get("FSM_SESSION_IDLE_MINUTES", "30"))

@@ -4,34 +4,38 @@ Each table function is pure (DataFrames in, a `CoverageTable` out: a DataFrame a
 metadata dict stating the parameters, data vintages, build and generation time):
 
     lsoa_table(areas, services, types, radius_km, ...)            one row per LSOA 2021
-    area_table(areas, services, level="district"|"region"|"england", types, radius_km, ...)
+    area_table(areas, services, level=<kind>, types, radius_km, ...)  one row per area of a kind:
+        district, utla (upper-tier authority), sicbl (sub-ICB location), icb, region, england
     service_table(areas, services, types, radius_km, ...)         one row per service location
     coverage_tables(areas, services, levels, types, radius_km, ...)  several at once (one computation)
 
 Everything is computed for the whole of England first and filtered afterwards. Catchments
 cross authority borders (a service just over the boundary serves the LSOAs near it, and its
-E2SFCA ratio shares its supply among every LSOA in reach), so an authority's rows are
-exactly its rows of the national table, and districts add up to their region and regions to
-England. Filters (`authority`, `region`: codes or exact names) keep:
-    lsoa     the LSOAs in the chosen authorities (or regions);
+E2SFCA ratio shares its supply among every LSOA in reach), so an area's rows are exactly its
+rows of the national table, and the rows of any one kind add up to England (every LSOA lies in
+one area of each kind; area_kinds). Filters (`authority` = district, `utla`, `icb`, `sicbl`,
+`region`: codes or exact names, official names too) keep:
+    lsoa     the LSOAs in every chosen filter;
     service  the service locations in them;
-    district, region, england  the WHOLE areas that overlap the filter (the districts of a
-             region; the region holding an authority; England), never part of an area.
+    area levels  the WHOLE areas that overlap the filtered LSOAs (the districts of a county; the
+             region holding an authority; the ICBs a county lies in; England), never part of an area.
 
-Definitions (radius d0, deprived IMD deciles D = {1, 2} by default, demand P = children 0-15
+Definitions (radius d0, deprived IMD deciles D = {1, 2} by default, demand P = children under 5
 by default; formulas in access.py, whose functions compute them):
     nearest_km, n_within, sfca_per_1000, e2sfca_per_1000, within, deprived, gap per LSOA
         access.lsoa_measures (straight lines between ONS population-weighted LSOA centroids
         and service locations; gap = IMD decile in D and nearest service beyond d0)
     area counts  access.coverage_summary and access.coverage_by_decile over the area's LSOAs
-        (children within reach, income-deprived children (IDACI numerator; suppressed LSOAs
-        left out and counted), deprived children, gap LSOAs and children), plus
+        (children 0-15 and under 5 within reach, income-deprived children (IDACI numerator;
+        suppressed LSOAs left out and counted), deprived children, gap LSOAs and children), plus
         services = service locations in the area (a service's area is that of the LSOA whose
         population-weighted centroid is nearest, as everywhere in the app) and
         services_per_1000_children = services / children 0-15 x 1000
-    per service  lsoas_within_radius, children_within_radius, idaci_within_radius: the LSOAs
-        whose centroid lies within d0 of the service, and their children 0-15 and
-        income-deprived children (suppressed IDACI counts as 0 and is not guessed)
+    equity       access.equity: share of P within reach in IMD deciles 1-2 and 9-10, their ratio,
+        and the concentration index of within-reach over IMD rank
+    per service  lsoas_within_radius, children_within_radius, under5_within_radius,
+        idaci_within_radius: the LSOAs whose centroid lies within d0 of the service, and their
+        children (suppressed IDACI counts as 0 and is not guessed)
 
 A service "type" filter keeps services offering any of the types (none: every service).
 Supply is 1 per service location unless the directory records a capacity.
@@ -40,6 +44,7 @@ Supply is 1 per service location unless the directory records a capacity.
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import math
 import re
@@ -50,45 +55,41 @@ from typing import Iterable, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import access, taxonomy
+from . import access, taxonomy, under5
 from .access import DEFAULT_DECILES, DEFAULT_RADIUS_KM, DEMANDS
+from .area_kinds import ENGLAND_CODE, ENGLAND_NAME, KINDS, key_columns, with_country
 from .areas import Areas, attach_areas
 from .sources import catalogue
 
-LEVELS = ("lsoa", "district", "region", "england", "service")
-AREA_LEVELS = ("district", "region", "england")
+#: Levels: LSOAs, every kind of area (area_kinds, one row per kind there), service locations.
+AREA_LEVELS = ("district", "utla", "sicbl", "icb", "region", "england")
+LEVELS = ("lsoa", *AREA_LEVELS, "service")
 MAX_RADIUS_KM = 50.0
-ENGLAND = ("E92000001", "England")
+ENGLAND = (ENGLAND_CODE, ENGLAND_NAME)
 
-TITLES = {
-    "lsoa": "Access to services per LSOA (2021)",
-    "district": "Coverage per local authority district (2024)",
-    "region": "Coverage per region",
-    "england": "Coverage for England",
-    "service": "Children within reach of each service location",
-}
+TITLES = {"lsoa": "Access to services per LSOA (2021)", **{k: KINDS[k].title for k in AREA_LEVELS},
+          "service": "Children within reach of each service location"}
 #: What the geographic exports (GeoJSON, GeoPackage) draw for each table, WGS84.
-GEOMETRY = {
-    "lsoa": "ONS LSOA (Dec 2021) boundaries, super generalised clipped (BSC)",
-    "district": "ONS local authority district (May 2024) boundaries, ultra generalised clipped (BUC)",
-    "region": "dissolved from the district boundaries",
-    "england": "dissolved from the district boundaries",
-    "service": "service location points",
-}
-#: Area keys: the columns naming a row of each area level.
-KEYS = {
-    "district": ["ltla24_code", "ltla24_name", "region24_code", "region24_name"],
-    "region": ["region24_code", "region24_name"],
-    "england": ["country_code", "country_name"],
-}
+GEOMETRY = {"lsoa": "ONS LSOA (Dec 2021) boundaries, super generalised clipped (BSC)",
+            **{k: KINDS[k].geometry for k in AREA_LEVELS}, "service": "service location points"}
+#: Area keys: the columns naming a row of each area level (its code and name, its parent's).
+KEYS = {k: key_columns(KINDS[k]) for k in AREA_LEVELS}
+#: What a filter of each kind is called in messages.
+FILTER_WHAT = {"district": "authority", "utla": "upper-tier authority", "icb": "ICB", "sicbl": "sub-ICB location",
+               "region": "region"}
 #: Catalogue sources every table depends on (boundaries: geographic exports).
-SOURCE_KEYS = ("iod_ranks", "iod_subdomains", "iod_indicators", "lsoa_lookup", "region_lookup", "lsoa_centroids",
-               "census_children", "under5", "lsoa11_lsoa21", "lsoa_boundaries", "district_boundaries")
+SOURCE_KEYS = ("iod_ranks", "iod_subdomains", "iod_indicators", "lsoa_lookup", "region_lookup", "utla_lookup",
+               "icb_lookup", "lsoa_centroids", "census_children", "under5", "lsoa11_lsoa21", "lsoa_boundaries",
+               "district_boundaries", "utla_boundaries", "icb_boundaries", "sicbl_boundaries", "la_names")
+#: The lookups placing each LSOA in its areas: their vintages are named in every file's metadata.
+LOOKUP_KEYS = {"district": "lsoa_lookup", "region": "region_lookup", "utla": "utla_lookup", "icb": "icb_lookup",
+               "sicbl": "icb_lookup"}
 DOMAINS = ("income", "employment", "education", "health", "crime", "housing_and_services", "environment")
-DECILE_MEASURES = ("children_0_15", "children_within", "idaci_children", "idaci_within")
+DECILE_MEASURES = ("children_0_15", "children_within", "under5", "under5_within", "idaci_children", "idaci_within")
 #: Decimals kept for shares and rates: far beyond any real precision, and few enough digits that
 #: every export format (Excel keeps 16 significant digits) gives back exactly the same number.
 ROUND = 6
+DEFAULT_DEMAND = "under5"  # early-years services: the children of new parents
 
 
 class CoverageError(ValueError):
@@ -114,9 +115,19 @@ class Params:
     types: tuple[str, ...] = ()
     radius_km: float = DEFAULT_RADIUS_KM
     deciles: tuple[int, ...] = DEFAULT_DECILES
-    demand: str = "children_0_15"
-    authorities: tuple[str, ...] = ()  # ltla24 codes
-    regions: tuple[str, ...] = ()  # region24 codes
+    demand: str = DEFAULT_DEMAND
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (area kind, codes), e.g. (("utla", ("E10000034",)),)
+
+    def codes(self, kind: str) -> tuple[str, ...]:
+        return dict(self.filters).get(kind, ())
+
+    @property
+    def authorities(self) -> tuple[str, ...]:  # district (ltla24) codes
+        return self.codes("district")
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return self.codes("region")
 
 
 # ---------------------------------------------------------------- parameters
@@ -125,6 +136,8 @@ class Params:
 def _codes_or_names(values, table: pd.DataFrame, code: str, name: str, what: str, example: str) -> tuple[str, ...]:
     by_code = {c.upper(): c for c in table[code]}
     by_name = {n.lower(): c for n, c in zip(table[name], table[code])}
+    if "official_name" in table:  # "Worcestershire County Council" as well as "Worcestershire"
+        by_name = {n.lower(): c for n, c in zip(table["official_name"], table[code])} | by_name
     out = []
     for v in values or ():
         v = str(v).strip()
@@ -136,6 +149,7 @@ def _codes_or_names(values, table: pd.DataFrame, code: str, name: str, what: str
             else:
                 near = [c for n, c in by_name.items() if v.lower() in n][:3] or [
                     by_name[x] for x in difflib.get_close_matches(v.lower(), list(by_name), n=3, cutoff=0.6)]
+            near = list(dict.fromkeys(near))  # a name and an official name can point at one code
             hint = f" Did you mean {' or '.join(f'{c} ({label[c]})' for c in near)}?" if near else ""
             raise CoverageError(f"unknown {what} code {v!r}: not an English {what} (codes look like {example}, "
                                 f"or give the exact name).{hint}")
@@ -150,14 +164,19 @@ def check_params(
     types: Iterable[str] = (),
     radius_km: float = DEFAULT_RADIUS_KM,
     deciles: Iterable[int] = DEFAULT_DECILES,
-    demand: str = "children_0_15",
+    demand: str = DEFAULT_DEMAND,
     authority: Iterable[str] = (),
     region: Iterable[str] = (),
+    utla: Iterable[str] = (),
+    icb: Iterable[str] = (),
+    sicbl: Iterable[str] = (),
 ) -> Params:
     """Parameters checked and normalised; CoverageError names the first problem.
 
-    Types may be taxonomy codes or labels; authorities and regions codes or exact names
-    (any case). Without `areas` the authority and region filters are not checked.
+    Types may be taxonomy codes or labels; areas (authority = district, region, utla = upper-tier
+    authority, icb, sicbl = sub-ICB location) codes or exact names, official ones too (any case).
+    Several filters keep the LSOAs in all of them; filters with no LSOA in common are refused.
+    Without `areas` the area filters are not checked.
     """
     codes = []
     for t in types or ():
@@ -183,23 +202,29 @@ def check_params(
         raise CoverageError(f"deprived deciles must be whole numbers 1 to 10 (got {list(deciles)})")
     if demand not in DEMANDS:
         raise CoverageError(f"demand must be one of {', '.join(DEMANDS)} (got {demand!r})")
-    auth: tuple[str, ...] = ()
-    regs: tuple[str, ...] = ()
+    asked = {"district": authority, "region": region, "utla": utla, "icb": icb, "sicbl": sicbl}
+    filters = []
     if areas is not None:
-        d = areas.districts
-        auth = _codes_or_names(authority, d, "ltla24_code", "ltla24_name", "authority", "E06000020")
-        regs = _codes_or_names(region, areas.regions, "region24_code", "region24_name", "region", "E12000005")
-        if auth and regs:
-            region_of = dict(zip(d.ltla24_code, d.region24_code))
-            names = dict(zip(d.ltla24_code, d.ltla24_name))
-            outside = [a for a in auth if region_of[a] not in regs]
-            if outside:
-                a = outside[0]
-                raise CoverageError(f"authority {a} ({names[a]}) is not in the region chosen "
-                                    f"({', '.join(regs)}); choose one or the other")
-    elif authority or region:
-        auth, regs = tuple(authority or ()), tuple(region or ())
-    return Params(tuple(codes), radius, tuple(dec), demand, auth, regs)
+        units = areas.units
+        for kind, values in asked.items():
+            k = KINDS[kind]
+            got = _codes_or_names(values, units[units.kind == kind].rename(columns={"code": k.code, "name": k.name}),
+                                  k.code, k.name, FILTER_WHAT[kind], k.example)
+            if got:
+                filters.append((kind, got))
+        if len(filters) > 1:  # every pair must share LSOAs: a code of one outside all of another is refused
+            lsoa = areas.lsoa
+            names = dict(zip(units.code, units.name))
+            for (ka, ca), (kb, cb) in itertools.combinations(filters, 2):
+                inside = lsoa[lsoa[KINDS[kb].code].isin(cb)]
+                outside = [c for c in ca if c not in set(inside[KINDS[ka].code])]
+                if outside:
+                    c = outside[0]
+                    raise CoverageError(f"{FILTER_WHAT[ka]} {c} ({names.get(c, '')}) is not in the "
+                                        f"{FILTER_WHAT[kb]} chosen ({', '.join(cb)}); choose one or the other")
+    else:
+        filters = [(kind, tuple(v)) for kind, v in asked.items() if v]
+    return Params(tuple(codes), radius, tuple(dec), demand, tuple(filters))
 
 
 # ---------------------------------------------------------------- the computation
@@ -220,11 +245,11 @@ class _Run:
 def _services_with_areas(services: pd.DataFrame, areas: Areas) -> pd.DataFrame:
     s = services if "lsoa21_code" in services else attach_areas(services, areas)
     info = areas.lsoa.set_index("lsoa21_code")
-    cols = ["lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name", "region24_code",
-            "region24_name", "imd_decile"]
+    cols = ["lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name", "utla23_code", "utla23_name",
+            "sicbl24_code", "sicbl24_name", "icb24_code", "icb24_name", "region24_code", "region24_name", "imd_decile"]
     s = s.drop(columns=[c for c in cols if c in s]).reset_index(drop=True)
     got = info.reindex(s["lsoa21_code"].to_numpy())[cols].reset_index(drop=True)
-    return pd.concat([s, got], axis=1)
+    return with_country(pd.concat([s, got], axis=1))
 
 
 def _now() -> str:
@@ -234,7 +259,8 @@ def _now() -> str:
 def _run(areas: Areas, services: pd.DataFrame, p: Params, generated_at: str | None) -> _Run:
     chosen = access.services_of_types(services, p.types)
     lsoa = areas.lsoa
-    m = access.lsoa_measures(lsoa, chosen, types=(), radius_km=p.radius_km, demand=p.demand, deciles=p.deciles)
+    m = with_country(access.lsoa_measures(lsoa, chosen, types=(), radius_km=p.radius_km, demand=p.demand,
+                                          deciles=p.deciles))
     for c in ["imd_rank"] + [f"{d}_decile" for d in DOMAINS]:
         m[c] = lsoa[c].to_numpy()
     notes = []
@@ -246,16 +272,16 @@ def _run(areas: Areas, services: pd.DataFrame, p: Params, generated_at: str | No
 
 
 def _lsoa_mask(r: _Run, frame: pd.DataFrame) -> np.ndarray:
-    p = r.params
-    if p.authorities:
-        return frame["ltla24_code"].isin(p.authorities).to_numpy(bool)
-    if p.regions:
-        return frame["region24_code"].isin(p.regions).to_numpy(bool)
-    return np.ones(len(frame), bool)
+    """Rows (LSOAs or services) in every filter."""
+    keep = np.ones(len(frame), bool)
+    for kind, codes in r.params.filters:
+        keep &= frame[KINDS[kind].code].isin(codes).to_numpy(bool)
+    return keep
 
 
 LSOA_COLUMNS = [
-    "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name", "region24_code",
+    "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name", "utla23_code",
+    "utla23_name", "sicbl24_code", "sicbl24_name", "icb24_code", "icb24_name", "region24_code",
     "region24_name", "imd_score", "imd_rank", "imd_decile", *[f"{d}_decile" for d in DOMAINS],
     "children_and_young_people_decile", "children_0_15", "idaci_numerator", "under5", "nearest_km", "n_within",
     "within", "sfca_per_1000", "e2sfca_per_1000", "deprived", "gap",
@@ -296,64 +322,54 @@ SUMMARY_COUNTS = ["lsoas", "children_0_15", "children_within", "idaci_children",
 
 
 def _area(r: _Run, level: str) -> pd.DataFrame:
-    p, m, areas = r.params, r.measures, r.areas
-    by = {"district": "ltla24_code", "region": "region24_code", "england": None}[level]
+    """One row per area of kind `level` (whole areas overlapping the filters)."""
+    p, m, k = r.params, r.measures, KINDS[level]
+    by = k.code
     summary = access.coverage_summary(m, radius_km=p.radius_km, deciles=p.deciles, demand=p.demand, by=by)
     per = access.coverage_by_decile(m, radius_km=p.radius_km, by=by)
-    if by is None:
-        per = per.assign(_k=0)
-        summary = summary.assign(_k=0)
-        by = "_k"
+    eq = access.equity(m, radius_km=p.radius_km, demand=p.demand, by=by)
     wide = per.pivot(index=by, columns="imd_decile", values=list(DECILE_MEASURES))
     wide.columns = [f"{measure}_imd{int(d)}" for measure, d in wide.columns]
-    t = summary.merge(wide.reset_index(), on=by, how="left")
+    t = summary.merge(wide.reset_index(), on=by, how="left").merge(eq, on=by, how="left")
     t = _as_counts(t, SUMMARY_COUNTS + list(wide.columns))
-    # service locations in each area
-    s = r.services
-    if level == "england":
-        n = pd.Series([len(s)], index=[0])
-    else:
-        n = s.groupby(by).size() if len(s) else pd.Series(dtype="int64")
+    t["under5"] = t["under5"].astype(float).round(2)
+    t["under5_within"] = t["under5_within"].astype(float).round(2)
+    for c in wide.columns:
+        if c.startswith("under5"):
+            t[c] = t[c].astype(float).round(2)
+    s = r.services  # service locations in each area
+    n = s.groupby(by).size() if len(s) else pd.Series(dtype="int64")
     t["services"] = t[by].map(n).fillna(0).astype(np.int64)
     with np.errstate(divide="ignore", invalid="ignore"):
         t["services_per_1000_children"] = t["services"] / t["children_0_15"].where(t["children_0_15"] > 0) * 1000
-    for c in ("children_within_share", "idaci_within_share", "deprived_within_share", "services_per_1000_children"):
+    for c in ("children_within_share", "under5_within_share", "idaci_within_share", "deprived_within_share",
+              "services_per_1000_children", *access.EQUITY_COLUMNS):
         t[c] = t[c].astype(float).round(ROUND)
-    # names and filters: whole areas overlapping the chosen authorities or regions
-    if level == "district":
-        names = areas.districts[KEYS["district"]]
-        t = names.merge(t, on="ltla24_code", how="right")
-        keep = (t["ltla24_code"].isin(p.authorities) if p.authorities else
-                t["region24_code"].isin(p.regions) if p.regions else pd.Series(True, index=t.index))
-    elif level == "region":
-        regions_of_filter = set(p.regions) | set(
-            areas.districts.loc[areas.districts.ltla24_code.isin(p.authorities), "region24_code"])
-        t = areas.regions[KEYS["region"]].merge(t, on="region24_code", how="right")
-        keep = t["region24_code"].isin(regions_of_filter) if regions_of_filter else pd.Series(True, index=t.index)
-    else:
-        t = t.drop(columns="_k")
-        t.insert(0, "country_code", ENGLAND[0])
-        t.insert(1, "country_name", ENGLAND[1])
-        keep = pd.Series(True, index=t.index)
+    # names, and whole areas overlapping the filters (the region holding an authority, the ICBs of a county)
+    names = m[KEYS[level]].drop_duplicates(by)
+    t = names.merge(t, on=by, how="right")
+    keep = t[by].isin(set(m.loc[_lsoa_mask(r, m), by])) if p.filters else pd.Series(True, index=t.index)
     t = t[keep.to_numpy(bool)]
-    head = KEYS[level] + ["lsoas", "children_0_15", "children_within", "children_within_share", "idaci_children",
+    head = KEYS[level] + ["lsoas", "children_0_15", "children_within", "children_within_share", "under5",
+                          "under5_within", "under5_within_share", "idaci_children",
                           "idaci_within", "idaci_within_share", "idaci_suppressed_lsoas", "services",
                           "services_per_1000_children", "deprived_children", "deprived_within",
-                          "deprived_within_share", "gap_lsoas", "gap_children"]
+                          "deprived_within_share", "gap_lsoas", "gap_children", *access.EQUITY_COLUMNS]
     tail = [f"{measure}_imd{d}" for measure in DECILE_MEASURES for d in range(1, 11)]
     out = t[head + tail].sort_values(KEYS[level][0], ignore_index=True)
-    for c in ("ltla24_code", "ltla24_name", "region24_code", "region24_name", "country_code", "country_name"):
-        if c in out:
-            out[c] = out[c].astype("str")
+    for c in KEYS[level]:
+        out[c] = out[c].astype("str")
     return out
 
 
 SERVICE_COLUMNS = [
     "service_id", "location_id", "name", "organization", "types", "source", "last_verified", "postcode", "lat", "lon",
     "x", "y", "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
+    "utla23_code", "utla23_name", "sicbl24_code", "sicbl24_name", "icb24_code", "icb24_name",
     "region24_code", "region24_name", "imd_decile", "lsoas_within_radius", "children_within_radius",
-    "idaci_within_radius",
+    "under5_within_radius", "idaci_within_radius",
 ]
+SERVICE_COMPUTED = ("lsoas_within_radius", "children_within_radius", "under5_within_radius", "idaci_within_radius")
 
 
 def _service(r: _Run) -> pd.DataFrame:
@@ -362,15 +378,19 @@ def _service(r: _Run) -> pd.DataFrame:
                                 p.radius_km * 1000.0)
     kids = pd.to_numeric(lsoa["children_0_15"], errors="coerce").fillna(0).to_numpy(float)
     idaci = pd.to_numeric(lsoa["idaci_numerator"], errors="coerce").fillna(0).to_numpy(float)
-    out = pd.DataFrame({c: s[c].to_numpy() if c in s else None for c in SERVICE_COLUMNS[:21]})
+    u5 = pd.to_numeric(lsoa["under5"], errors="coerce").fillna(0).to_numpy(float)
+    out = pd.DataFrame({c: s[c].to_numpy() if c in s else None for c in SERVICE_COLUMNS
+                        if c not in SERVICE_COMPUTED})
     out["lsoas_within_radius"] = np.bincount(pairs.i, minlength=len(s)).astype(np.int64)
     out["children_within_radius"] = np.bincount(pairs.i, weights=kids[pairs.j], minlength=len(s)).astype(np.int64)
+    out["under5_within_radius"] = np.bincount(pairs.i, weights=u5[pairs.j], minlength=len(s)).round(2)
     out["idaci_within_radius"] = np.bincount(pairs.i, weights=idaci[pairs.j], minlength=len(s)).astype(np.int64)
     out["types"] = [("; ".join(ts) if isinstance(ts, (list, tuple)) else (ts or "")) for ts in s["types"]]
     out["last_verified"] = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
                             for v in s.get("last_verified", pd.Series([None] * len(s)))]
     for c in ("service_id", "location_id", "name", "organization", "types", "source", "last_verified", "postcode",
               "lsoa21_code", "lsoa21_name", "ward24_code", "ward24_name", "ltla24_code", "ltla24_name",
+              "utla23_code", "utla23_name", "sicbl24_code", "sicbl24_name", "icb24_code", "icb24_name",
               "region24_code", "region24_name"):
         out[c] = out[c].astype("str")
     for c in ("lat", "lon"):
@@ -379,13 +399,13 @@ def _service(r: _Run) -> pd.DataFrame:
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float).round(1)
     out["imd_decile"] = out["imd_decile"].astype("Int64")
     p_mask = _lsoa_mask(r, out)
-    return out[p_mask].sort_values(["name", "service_id", "location_id"], ignore_index=True)
+    return out[p_mask][SERVICE_COLUMNS].sort_values(["name", "service_id", "location_id"], ignore_index=True)
 
 
 # ---------------------------------------------------------------- metadata
 
 
-def _column_docs(p: Params) -> dict[str, str]:
+def _column_docs(p: Params, under5_label: str = under5.label(None)) -> dict[str, str]:
     dem = DEMANDS[p.demand]
     r = f"{p.radius_km:g} km"
     dec = ", ".join(map(str, p.deciles))
@@ -393,6 +413,23 @@ def _column_docs(p: Params) -> dict[str, str]:
         "lsoa21_code": "LSOA 2021 code (ONS)", "lsoa21_name": "LSOA 2021 name",
         "ward24_code": "electoral ward 2024 code (ONS best-fit lookup)", "ward24_name": "electoral ward 2024 name",
         "ltla24_code": "local authority district 2024 code", "ltla24_name": "local authority district 2024 name",
+        "utla23_code": "upper-tier authority (county or unitary council, metropolitan or London borough) 2023 code "
+                       "(ONS LTLA23-UTLA23 lookup)", "utla23_name": "upper-tier authority 2023 name",
+        "sicbl24_code": "NHS sub-ICB location 2024 code (ONS LSOA21-SICBL24-ICB24 lookup)",
+        "sicbl24_name": "NHS sub-ICB location 2024 name",
+        "icb24_code": "NHS Integrated Care Board 2024 code (ONS LSOA21-SICBL24-ICB24 lookup)",
+        "icb24_name": "NHS Integrated Care Board 2024 name",
+        "under5_within": f"children under 5 in LSOAs with a service within {r}",
+        "under5_within_share": "under5_within / under5 (fraction 0-1)",
+        "under5_within_radius": f"children under 5 ({under5_label}) in those LSOAs",
+        "within_share_imd1_2": f"share of {dem} in IMD deciles 1-2 (the most deprived 20%) with a service within {r}",
+        "within_share_imd9_10": f"share of {dem} in IMD deciles 9-10 (the least deprived 20%) with a service within "
+                                f"{r}",
+        "within_ratio_imd1_2_to_9_10": "within_share_imd1_2 / within_share_imd9_10 (above 1: the most deprived are "
+                                       "better served; blank when the area has no children in either group)",
+        "concentration_index": f"concentration index of 'a service within {r}' over IMD rank, {dem} ranked from the "
+                               "most deprived LSOA (-1..1; negative = reach concentrated among the more deprived, "
+                               "0 = equal; formula in directory/access.py)",
         "region24_code": "region code", "region24_name": "region name",
         "country_code": "country code", "country_name": "country name",
         "imd_score": "IoD2025 Index of Multiple Deprivation score",
@@ -402,8 +439,7 @@ def _column_docs(p: Params) -> dict[str, str]:
         "children_0_15": "usual residents aged 15 and under (Census 2021)",
         "idaci_numerator": "income-deprived children aged 0-15 (IoD2025 IDACI numerator); blank where MHCLG "
                            "published none (suppressed), never estimated",
-        "under5": "children under 5: ONS mid-2020 estimate on 2011 LSOAs carried to 2021 LSOAs in proportion to "
-                  "Census 2021 children 0-15",
+        "under5": f"children under 5: {under5_label}",
         "nearest_km": "straight-line distance from the LSOA's population-weighted centroid to the nearest service "
                       "location of the chosen types, km (rounded to 0.1 m; blank when there is none)",
         "n_within": f"service locations of the chosen types within {r}",
@@ -445,6 +481,7 @@ def _column_docs(p: Params) -> dict[str, str]:
     for d in DOMAINS:
         docs[f"{d}_decile"] = f"IoD2025 {d.replace('_', ' ')} domain decile (1 = most deprived)"
     what = {"children_0_15": "children aged 0-15", "children_within": f"children aged 0-15 within {r}",
+            "under5": "children under 5", "under5_within": f"children under 5 within {r}",
             "idaci_children": "income-deprived children", "idaci_within": f"income-deprived children within {r}"}
     for measure, text in what.items():
         for k in range(1, 11):
@@ -497,14 +534,17 @@ def _from_gias(services: pd.DataFrame) -> bool:
 
 def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
     p, cat, areas = r.params, catalogue(), r.areas
-    names = dict(zip(areas.districts.ltla24_code, areas.districts.ltla24_name))
-    rnames = dict(zip(areas.regions.region24_code, areas.regions.region24_name))
+    units = areas.units
+    names = dict(zip(units.code, units.name))
     notes = list(r.notes)
-    if name in AREA_LEVELS and (p.authorities or p.regions):
+    u5 = under5.source_of(areas.lsoa)
+    u5_label = under5.label(u5)
+    if name in AREA_LEVELS and p.filters:
         notes.append("Area rows are whole areas overlapping the filter (e.g. the region holding an authority).")
     if name == "service":
-        notes.append("A service's LSOA, district and region are those of the LSOA whose population-weighted "
-                     "centroid is nearest to it.")
+        notes.append("A service's LSOA and areas (district, upper-tier authority, ICB, region) are those of the "
+                     "LSOA whose population-weighted centroid is nearest to it.")
+    notes.append(f"Demand counted: {DEMANDS[p.demand]}.")
     return {
         "title": "Family Support Map: coverage tables",
         "generated_at": r.generated_at,
@@ -515,28 +555,40 @@ def metadata(r: _Run, name: str, frame: pd.DataFrame) -> dict:
             "radius_km": p.radius_km,
             "gap_imd_deciles": list(p.deciles),
             "demand": p.demand,
-            "demand_label": DEMANDS[p.demand],
+            "demand_label": (f"children under 5 ({u5_label})" if p.demand == "under5" else DEMANDS[p.demand]),
+            "under5_source": u5,
             "distance": "straight line between ONS population-weighted LSOA centroids and service locations, "
                         "British National Grid",
             "decay": "E2SFCA step weights 1.00, 0.68, 0.22 over thirds of the radius (Luo & Qi 2009)",
         },
         "filters": {
             "authority": [{"code": a, "name": names.get(a, "")} for a in p.authorities],
-            "region": [{"code": x, "name": rnames.get(x, "")} for x in p.regions],
+            "region": [{"code": x, "name": names.get(x, "")} for x in p.regions],
+            **{kind: [{"code": c, "name": names.get(c, "")} for c in p.codes(kind)]
+               for kind in ("utla", "icb", "sicbl") if p.codes(kind)},
         },
+        "lookup_vintages": {kind: f"{s.title} ({s.vintage})" for kind, key in LOOKUP_KEYS.items()
+                            if (s := cat.sources.get(key)) is not None},
         "services": {"locations": int(len(r.services)), "by_source": _service_sources(r.services)},
         "sources": [
             {"key": k, "title": s.title, "publisher": s.publisher, "vintage": s.vintage, "licence": s.licence,
              "url": s.url or s.page or ""}
-            for k in SOURCE_KEYS + (("gias",) if _from_gias(r.services) else ())
+            for k in _source_keys(u5) + (("gias",) if _from_gias(r.services) else ())
             if (s := cat.sources.get(k)) is not None
         ],
         "build": _manifest(areas),
         "attribution": cat.attribution,
         "notes": notes,
         "tables": {name: {"title": TITLES[name], "level": name, "rows": int(len(frame)),
-                          "geometry": GEOMETRY[name], "columns": schema(frame, _column_docs(p))}},
+                          "geometry": GEOMETRY[name], "columns": schema(frame, _column_docs(p, u5_label))}},
     }
+
+
+def _source_keys(under5_source: str) -> tuple[str, ...]:
+    """The catalogue sources behind the tables: the Census 2021 under-5s, or the two bridged from 2011."""
+    if under5_source == under5.CENSUS:
+        return tuple(k for k in SOURCE_KEYS if k not in ("under5", "lsoa11_lsoa21")) + ("census_under5",)
+    return SOURCE_KEYS
 
 
 def merge_metadata(tables: Iterable[CoverageTable]) -> dict:
@@ -562,9 +614,12 @@ def coverage_tables(
     radius_km: float = DEFAULT_RADIUS_KM,
     *,
     deciles: Iterable[int] = DEFAULT_DECILES,
-    demand: str = "children_0_15",
+    demand: str = DEFAULT_DEMAND,
     authority: Iterable[str] = (),
     region: Iterable[str] = (),
+    utla: Iterable[str] = (),
+    icb: Iterable[str] = (),
+    sicbl: Iterable[str] = (),
     generated_at: str | None = None,
     walking_network=None,
 ) -> dict[str, CoverageTable]:
@@ -578,7 +633,7 @@ def coverage_tables(
     if bad or not levels:
         raise CoverageError(f"unknown level {bad[0] if bad else ''!r}: choose from {', '.join(LEVELS)}")
     p = check_params(areas, types=types, radius_km=radius_km, deciles=deciles, demand=demand,
-                     authority=authority, region=region)
+                     authority=authority, region=region, utla=utla, icb=icb, sicbl=sicbl)
     r = _run(areas, services, p, generated_at)
     out = {}
     for lv in LEVELS:
@@ -599,7 +654,7 @@ def lsoa_table(areas: Areas, services: pd.DataFrame, types: Iterable[str] = (),
 
 def area_table(areas: Areas, services: pd.DataFrame, level: str = "district", types: Iterable[str] = (),
                radius_km: float = DEFAULT_RADIUS_KM, **kw) -> CoverageTable:
-    """Per district, region or England: children and income-deprived children within reach (in
+    """Per area of one kind (district, utla, sicbl, icb, region, england): children and income-deprived children within reach (in
     total and per IMD decile), services, services per 1,000 children, gap LSOAs and their children."""
     if level not in AREA_LEVELS:
         raise CoverageError(f"area level must be one of {', '.join(AREA_LEVELS)} (got {level!r})")

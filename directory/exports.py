@@ -10,8 +10,9 @@
     gpkg     one layer per table, each with GDAL layer metadata `fsm_metadata` (the JSON) and a
              description; plus an attribute table "metadata" (key, value)
 
-Geometries: LSOA polygons (ONS BSC), district polygons (ONS BUC), region and England
-outlines dissolved from the districts, service location points.
+Geometries: LSOA polygons (ONS BSC), each kind of area's boundaries (area_kinds: district BUC,
+upper-tier, ICB and sub-ICB BSC; region and England dissolved from the districts), service
+location points.
 
 Every reader (read_csv, read_xlsx, read_geojson, read_gpkg) gives the tables back with their
 dtypes restored from the schema, so a round trip returns the table written.
@@ -28,7 +29,6 @@ import io
 import json
 import re
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -41,6 +41,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from . import text
+from .area_kinds import KINDS
 from .areas import Areas
 from .coverage import LEVELS, CoverageTable, merge_metadata
 
@@ -327,15 +328,6 @@ def read_xlsx(path) -> dict[str, pd.DataFrame]:
 # ---------------------------------------------------------------- geometry
 
 
-@lru_cache(maxsize=4)
-def _dissolved(folder: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    areas = Areas.load(folder)
-    d = areas.district_boundaries.merge(areas.districts[["ltla24_code", "region24_code"]], on="ltla24_code")
-    regions = d.dissolve(by="region24_code", as_index=False)[["region24_code", "geometry"]]
-    england = gpd.GeoDataFrame({"country_code": ["E92000001"]}, geometry=[d.union_all()], crs=d.crs)
-    return regions, england
-
-
 def geometries(areas: Areas, table: CoverageTable) -> gpd.GeoSeries:
     """WGS84 geometry of each row of `table`, in row order (None where there is none)."""
     f, name = table.frame, table.name
@@ -343,12 +335,8 @@ def geometries(areas: Areas, table: CoverageTable) -> gpd.GeoSeries:
         return gpd.GeoSeries(gpd.points_from_xy(f["lon"], f["lat"]), index=f.index, crs=4326)
     if name == "lsoa":
         src, key = areas.lsoa_boundaries, "lsoa21_code"
-    elif name == "district":
-        src, key = areas.district_boundaries, "ltla24_code"
-    elif name == "region":
-        src, key = _dissolved(str(areas.folder))[0], "region24_code"
-    else:
-        src, key = _dissolved(str(areas.folder))[1], "country_code"
+    else:  # an area kind: its boundaries (regions and England dissolved from the districts)
+        src, key = areas.boundaries(name), KINDS[name].code
     geo = src.set_index(key).geometry.reindex(f[key].to_numpy())
     return gpd.GeoSeries(geo.to_numpy(), index=f.index, crs=src.crs).to_crs(4326)
 
@@ -464,12 +452,14 @@ def to_bytes(tables, fmt: str, areas: Areas | None = None) -> bytes:
 
 
 def file_name(tables, fmt: str, stem: str = "coverage") -> str:
-    """e.g. coverage-district-E06000020-1.6km.xlsx"""
+    """e.g. coverage-utla-E10000034-1.6km-under5.xlsx (filters' codes, radius, demand)"""
     tables = _tables(tables)
     meta = tables[0].metadata
     levels = "-".join(t.name for t in tables) if len(tables) < len(LEVELS) else "all"
-    where = [a["code"] for a in meta["filters"]["authority"]] or [r["code"] for r in meta["filters"]["region"]]
-    parts = [stem, levels, *where[:3], f"{meta['parameters']['radius_km']:g}km"]
+    where = [a["code"] for chosen in meta["filters"].values() for a in chosen]
+    demand = {"children_0_15": "children", "idaci_numerator": "idaci"}.get(meta["parameters"]["demand"],
+                                                                          meta["parameters"]["demand"])
+    parts = [stem, levels, *where[:3], f"{meta['parameters']['radius_km']:g}km", demand]
     return "-".join(parts) + (".metadata.json" if fmt == "json" else EXTENSIONS[fmt])
 
 

@@ -1,22 +1,30 @@
 """Provision gaps page state <-> URL query parameters, so a commissioner can share a view.
 
-Parameters (only non-defaults are written): area (a local authority district code, or
-E92000001 for England), measure, types (comma-separated taxonomy codes), radius (km),
-deciles (the deprived deciles are 1..N; N here), demand (children | idaci), k (new sites).
-Unknown or out-of-range values fall back to defaults or are clamped, never fail.
+Parameters (only non-defaults are written): kind (an area kind of area_kinds: utla, the default,
+district, icb, sicbl, region), area (a code of that kind, or E92000001 for England: England is
+then drawn by areas of that kind), measure, types (comma-separated taxonomy codes), radius (km),
+deciles (the deprived deciles are 1..N; N here), demand (under5, the default | children | idaci),
+k (new sites). Unknown or out-of-range values fall back to defaults or are clamped, never fail.
+A link without `kind` whose area is a code of another kind (an old district link) opens that kind.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from .access import DEFAULT_RADIUS_KM
-from .choropleth import ENGLAND, MEASURES
+from .area_kinds import DEFAULT_KIND, ENGLAND_CODE, KINDS
+from .choropleth import MEASURES
 from .urlstate import param_radius, param_types
 
+ENGLAND = ENGLAND_CODE
 RADII_KM = (0.5, 0.8, 1.0, 1.6, 2.0, 3.0, 5.0, 8.0, 10.0)
-DEMANDS = {"children": "children_0_15", "idaci": "idaci_numerator", "under5": "under5"}
+DEMANDS = {"under5": "under5", "children": "children_0_15", "idaci": "idaci_numerator"}
 DEMAND_KEYS = {v: k for k, v in DEMANDS.items()}
+DEFAULT_DEMAND = "under5"
+#: kinds offered in the Area choice (England is the "all of England" entry of each)
+PICKER_KINDS = tuple(k for k in KINDS if k != "england")
 MAX_K = 10
 
 
@@ -27,8 +35,9 @@ class GapState:
     types: list[str] = field(default_factory=list)
     radius_km: float = DEFAULT_RADIUS_KM
     max_decile: int = 2  # deprived = IMD deciles 1..max_decile
-    demand: str = "children_0_15"  # a column of access.lsoa_measures
+    demand: str = DEFAULT_DEMAND  # a column of access.lsoa_measures
     k: int = 3
+    kind: str = DEFAULT_KIND
 
     @property
     def deciles(self) -> tuple[int, ...]:
@@ -42,12 +51,24 @@ def _int(v, default: int, lo: int, hi: int) -> int:
         return default
 
 
-def decode(params, areas: set[str] | frozenset[str] = frozenset()) -> GapState:
-    """From st.query_params (or any mapping of str to str). `areas`: the valid district codes."""
+def decode_area(params, codes: Mapping[str, set[str] | frozenset[str]]) -> tuple[str, str]:
+    """(kind, area) from `kind` and `area`; `codes`: valid codes per kind (kinds missing: none valid)."""
     get = params.get
+    kind = (get("kind") or "").strip().lower()
     area = (get("area") or ENGLAND).strip().upper()
-    if area != ENGLAND and area not in areas:
+    if kind not in PICKER_KINDS:
+        kind = next((k for k in PICKER_KINDS if area in codes.get(k, ())), DEFAULT_KIND) if not kind else DEFAULT_KIND
+    if area != ENGLAND and area not in codes.get(kind, ()):
         area = ENGLAND
+    return kind, area
+
+
+def decode(params, areas: Mapping[str, set[str] | frozenset[str]] | set[str] | frozenset[str] = frozenset()) -> GapState:
+    """From st.query_params (or any mapping of str to str). `areas`: valid codes per kind
+    (a plain set counts as district codes, as older callers passed)."""
+    get = params.get
+    codes = areas if isinstance(areas, Mapping) else {"district": set(areas)}
+    kind, area = decode_area(params, codes)
     measure = get("measure") or "gap"
     return GapState(
         area=area,
@@ -55,13 +76,16 @@ def decode(params, areas: set[str] | frozenset[str] = frozenset()) -> GapState:
         types=param_types(params),
         radius_km=param_radius(params, RADII_KM, DEFAULT_RADIUS_KM),
         max_decile=_int(get("deciles"), 2, 1, 10),
-        demand=DEMANDS.get(get("demand") or "", "children_0_15"),
+        demand=DEMANDS.get(get("demand") or "", DEMANDS[DEFAULT_DEMAND]),
         k=_int(get("k"), 3, 0, MAX_K),
+        kind=kind,
     )
 
 
 def encode(s: GapState) -> dict[str, str]:
     out: dict[str, str] = {}
+    if s.kind != DEFAULT_KIND:
+        out["kind"] = s.kind
     if s.area != ENGLAND:
         out["area"] = s.area
     if s.measure != "gap":
@@ -72,7 +96,7 @@ def encode(s: GapState) -> dict[str, str]:
         out["radius"] = f"{s.radius_km:g}"
     if s.max_decile != 2:
         out["deciles"] = str(s.max_decile)
-    if s.demand != "children_0_15":
+    if s.demand != DEMANDS[DEFAULT_DEMAND]:
         out["demand"] = DEMAND_KEYS[s.demand]
     if s.k != 3:
         out["k"] = str(s.k)

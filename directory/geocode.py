@@ -194,6 +194,21 @@ class PostcodeIndex:
     def postcode(self, pc: Postcode) -> tuple | None:
         return self._one("SELECT pcds, x, y, lon, lat, lsoa11, lsoa21 FROM postcode WHERE pcd = ?", pc.compact)
 
+    def postcodes(self, pcs: list[Postcode]) -> dict[str, tuple]:
+        """`postcode` for many at once (one connection): compact postcode -> the same row."""
+        keys = sorted({pc.compact for pc in pcs})
+        out: dict[str, tuple] = {}
+        con = self._con()
+        try:
+            for i in range(0, len(keys), 500):
+                part = keys[i:i + 500]
+                q = ("SELECT pcd, pcds, x, y, lon, lat, lsoa11, lsoa21 FROM postcode "
+                     f"WHERE pcd IN ({','.join('?' * len(part))})")
+                out.update((row[0], row[1:]) for row in con.execute(q, part))
+        finally:
+            con.close()
+        return out
+
     def sector(self, sector: str) -> tuple | None:
         return self._one("SELECT sector, x, y, lon, lat, n, source FROM sector WHERE sector = ?", sector)
 

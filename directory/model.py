@@ -90,6 +90,11 @@ class Service(Base):
     assured_date: Mapped[date | None] = mapped_column(Date)  # ORUK: when last verified
     source: Mapped[str] = mapped_column(String(100))  # addition: where the record came from
     source_id: Mapped[str] = mapped_column(String(200))  # addition: its id there (URN, ORUK id, ...)
+    # addition: a linked site's main service (same source): its id there and its name (GIAS links)
+    part_of_id: Mapped[str | None] = mapped_column(String(200))
+    part_of_name: Mapped[str | None] = mapped_column(String(300))
+    # addition: when the source first listed it as closed, or first no longer listed it (kept, not deleted)
+    closed_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking between stewards
@@ -115,14 +120,16 @@ class Location(Base):
     postal_code: Mapped[str | None] = mapped_column(String(10))
     latitude: Mapped[float] = mapped_column(Float)
     longitude: Mapped[float] = mapped_column(Float)
+    # addition: what the point is: "building", "postcode" (the postcode's centre) or "sector" (about 1 km)
+    precision: Mapped[str] = mapped_column(String(10), default="building", server_default="building")
     __table_args__ = (Index("ix_location_postal_code", "postal_code"),)  # duplicate checks on import
 
 
 class ServiceAtLocation(Base):
     __tablename__ = "service_at_location"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
-    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    location_id: Mapped[str] = mapped_column(ForeignKey("location.id"), index=True)
     service: Mapped[Service] = relationship(back_populates="locations")
     location: Mapped[Location] = relationship(lazy="joined")
 
@@ -130,7 +137,7 @@ class ServiceAtLocation(Base):
 class Contact(Base):
     __tablename__ = "contact"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(50))
     email: Mapped[str | None] = mapped_column(String(300))
@@ -139,7 +146,7 @@ class Contact(Base):
 class Schedule(Base):
     __tablename__ = "schedule"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     description: Mapped[str | None] = mapped_column(Text)  # "Tuesdays 10:00-11:30, term time"
     byday: Mapped[str | None] = mapped_column(String(50))
     opens_at: Mapped[str | None] = mapped_column(String(10))
@@ -149,14 +156,14 @@ class Schedule(Base):
 class Language(Base):
     __tablename__ = "language"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
 
 
 class CostOption(Base):
     __tablename__ = "cost_option"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
     option: Mapped[str | None] = mapped_column(String(200))
     amount: Mapped[float | None] = mapped_column(Float)
     amount_description: Mapped[str | None] = mapped_column(Text)
@@ -175,6 +182,42 @@ class Audit(Base):
     service_id: Mapped[str] = mapped_column(String(36))
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+    # addition (0006): the import that made this change (or whose undo this row records)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("import_batch.id"), index=True)
+
+
+class ImportBatch(Base):
+    """One committed import: who loaded which file of which source, when, and what it changed.
+    Undoing it restores every service it touched (see `Directory.undo_import`)."""
+
+    __tablename__ = "import_batch"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str | None] = mapped_column(String(20))  # csv, oruk, gias-cc
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)  # of the updated: active services it closed
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class ServiceLink(Base):
+    """A steward's decision on a pair of services from different sources that look like one place:
+    "same" (families see one entry naming both sources) or "different" (kept apart, not asked again).
+    The pair is stored in order (service_a < service_b)."""
+
+    __tablename__ = "service_link"
+    __table_args__ = (UniqueConstraint("service_a", "service_b", name="uq_service_link_pair"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_a: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    service_b: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    decision: Mapped[str] = mapped_column(String(20))  # "same" or "different"
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class TaxonomyMapping(Base):
@@ -193,3 +236,41 @@ class TaxonomyMapping(Base):
     note: Mapped[str | None] = mapped_column(Text)
     updated_by: Mapped[str | None] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Steward(Base):
+    """Who may change the directory in the browser: an allow-list of signed-in accounts.
+
+    `email` is the identity provider's email claim, lower-cased. `role` is "steward" (changes
+    services in scope) or "admin" (every service, the taxonomy mapping and this list).
+    """
+
+    __tablename__ = "steward"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="steward")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(320))
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # for the idle time-out
+    scopes: Mapped[list["StewardScope"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class StewardScope(Base):
+    """One thing a steward may change: an upper-tier authority (kind "authority", value its
+    utla23 code) or a source (kind "source", value the source name)."""
+
+    __tablename__ = "steward_scope"
+    email: Mapped[str] = mapped_column(ForeignKey("steward.email", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class DirectoryVersion(Base):
+    """One row: a counter every write to the directory bumps in its own transaction, so every
+    app process can tell (with one cheap read) whether its cached services are current."""
+
+    __tablename__ = "directory_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,7 +2,7 @@
 
 `data/sources.toml` describes each source. This module finds a source's files
 in the raw folder, reads them with canonical column names whatever spelling
-the publisher used, checks them, and downloads them for users with internet.
+the publisher used, and checks them (`download.py` fetches them for users with internet).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import gzip
 import hashlib
 import io
 import re
-import shutil
 import tomllib
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -45,6 +43,7 @@ class Source:
     rows: int | None = None
     required: bool = True
     multiple: bool = False
+    required_unless: str | None = None
 
     @property
     def required_columns(self) -> list[str]:
@@ -78,6 +77,7 @@ def load_catalogue(path: Path = SOURCES_FILE) -> Catalogue:
             rows=s.get("rows"),
             required=s.get("required", True),
             multiple=s.get("multiple", False),
+            required_unless=s.get("required_unless"),
         )
     return Catalogue(attribution=raw["attribution"], sources=sources)
 
@@ -96,9 +96,15 @@ def norm(name: str) -> str:
 
 
 def list_files(raw: Path) -> list[Path]:
-    """Every file in `raw` and its sub-folders, sorted ([] when the folder is missing)."""
+    """Every file in `raw` and its sub-folders, sorted ([] when the folder is missing).
+
+    Downloads in progress are never listed: `NAME.part` files and the pages kept under `.download/`.
+    """
     raw = Path(raw)
-    return sorted(p for p in raw.rglob("*") if p.is_file()) if raw.is_dir() else []
+    if not raw.is_dir():
+        return []
+    return sorted(p for p in raw.rglob("*") if p.is_file() and not p.name.endswith(".part")
+                  and ".download" not in p.relative_to(raw).parts)
 
 
 def find_files(source: Source, raw: Path, every: list[Path] | None = None) -> list[Path]:
@@ -136,7 +142,7 @@ def require_files(source: Source, raw: Path) -> list[Path]:
         where = source.url or source.page or "the publisher"
         raise DataError(
             f"{source.title}: no file matching {', '.join(source.files)} in {raw}. "
-            f"Download it from {where} (or run `python -m directory data download`)."
+            f"Download it from {where} (or run `python -m directory data download --only {source.key}`)."
         )
     return paths
 
@@ -267,50 +273,9 @@ def check_england_rows(df: pd.DataFrame, code_col: str, source: Source, path: Pa
     return england
 
 
-# ---------------------------------------------------------------- downloading
-
-
-def download(
-    keys: Iterable[str] | None,
-    raw: Path,
-    log: Callable[[str], None] = print,
-    opener: Callable[..., object] = urllib.request.urlopen,
-    cat: Catalogue | None = None,
-) -> dict[str, Path | None]:
-    """Fetch sources with a direct URL into `raw`; say where to go for the others.
-
-    Files are written to a temporary name and renamed when complete, so a
-    broken connection never leaves a half file that the build would read.
-    """
-    cat = cat or catalogue()
-    raw = Path(raw)
-    raw.mkdir(parents=True, exist_ok=True)
-    result: dict[str, Path | None] = {}
-    seen_urls: dict[str, Path] = {}
-    for key in keys or cat.sources:
-        source = cat[key]
-        if find_files(source, raw):
-            log(f"{key}: already present in {raw}")
-            result[key] = find_files(source, raw)[0]
-            continue
-        if not source.url:
-            log(f"{key}: download by hand from {source.page} into {raw}")
-            result[key] = None
-            continue
-        if source.url in seen_urls:
-            result[key] = seen_urls[source.url]
-            continue
-        target = raw / source.url.rstrip("/").rsplit("/", 1)[-1]
-        part = target.with_name(target.name + ".part")
-        log(f"{key}: downloading {source.url}")
-        try:
-            with opener(source.url, timeout=60) as response, open(part, "wb") as out:
-                shutil.copyfileobj(response, out)
-        except OSError as e:
-            part.unlink(missing_ok=True)
-            raise DataError(f"{key}: download of {source.url} failed ({e})") from e
-        part.replace(target)
-        seen_urls[source.url] = target
-        result[key] = target
-        log(f"{key}: saved {target} ({target.stat().st_size:,} bytes)")
-    return result
+def is_missing(source: Source, raw: Path, cat: "Catalogue", every: list[Path] | None = None) -> bool:
+    """A required source with no file, unless the source that replaces it is there (`required_unless`)."""
+    if not source.required or find_files(source, raw, every):
+        return False
+    other = cat.sources.get(source.required_unless or "")
+    return not (other and find_files(other, raw, every))

@@ -19,7 +19,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 from pyproj import Transformer
-from sqlalchemy import create_engine, event, func, or_, select
+from sqlalchemy import bindparam, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,6 +30,8 @@ from .model import (
     Base,
     Contact,
     CostOption,
+    DirectoryVersion,
+    ImportBatch,
     Language,
     Location,
     Organization,
@@ -54,6 +56,11 @@ class Place:
     address: str | None = None
     town: str | None = None
     postcode: str | None = None
+    precision: str = "building"  # what the point is: "building", "postcode" (its centre) or "sector"
+
+
+#: Location precisions, best first (families see "building", "postcode centre", "postcode sector").
+PRECISIONS = ("building", "postcode", "sector")
 
 
 @dataclass
@@ -81,18 +88,25 @@ class ServiceRecord:
     last_verified: date | None = None
     capacity: float | None = None
     status: str = "active"
+    part_of_id: str | None = None  # a linked site's main service: its source id (same source) ...
+    part_of_name: str | None = None  # ... and its name
+    closed_on: date | None = None  # when the source first listed it closed or no longer listed it
 
     def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
+        d = {k: getattr(self, k) for k in _RECORD_FIELDS}  # what dataclasses.asdict gives, without deep copies
+        d["places"] = [{k: getattr(p, k) for k in _PLACE_FIELDS} for p in self.places]
+        d["types"], d["languages"] = list(self.types), list(self.languages)
         d["last_verified"] = self.last_verified.isoformat() if self.last_verified else None
+        d["closed_on"] = self.closed_on.isoformat() if self.closed_on else None
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "ServiceRecord":
         d = dict(d)
         d["places"] = [Place(**p) for p in d.get("places", [])]
-        if d.get("last_verified"):
-            d["last_verified"] = date.fromisoformat(d["last_verified"])
+        for k in ("last_verified", "closed_on"):
+            if d.get(k):
+                d[k] = date.fromisoformat(d[k])
         return cls(**d)
 
     @property
@@ -105,6 +119,8 @@ class WriteSummary:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    closed: int = 0  # of the updated: active services the import closed (status no longer active)
+    batch_id: int | None = None  # the import batch, when the write was recorded as one
 
     @property
     def changed(self) -> int:
@@ -120,14 +136,16 @@ def _blank(v):
 
 
 def _place_key(p: Place) -> tuple:
-    return (p.latitude, p.longitude, p.name or "", p.address or "", p.town or "", p.postcode or "")
+    return (p.latitude, p.longitude, p.name or "", p.address or "", p.town or "", p.postcode or "",
+            p.precision or "building")
 
 
 def _places_of(s: Service) -> list[tuple[Place, str]]:
     """(place, location id) of a stored service, in the canonical order (by coordinates)."""
     pairs = [
         (Place(latitude=sal.location.latitude, longitude=sal.location.longitude, name=sal.location.name,
-               address=sal.location.address_1, town=sal.location.city, postcode=sal.location.postal_code),
+               address=sal.location.address_1, town=sal.location.city, postcode=sal.location.postal_code,
+               precision=sal.location.precision or "building"),
          sal.location.id)
         for sal in s.locations
     ]
@@ -161,17 +179,29 @@ def record_of(s: Service) -> ServiceRecord:
         last_verified=s.assured_date,
         capacity=s.capacity,
         status=s.status,
+        part_of_id=s.part_of_id,
+        part_of_name=s.part_of_name,
+        closed_on=s.closed_on,
     )
+
+
+def _normal_place(p: dict) -> Place:
+    q = {k: _blank(v) if isinstance(v, str) else round(v, COORD_DECIMALS) if k in ("latitude", "longitude") else v
+         for k, v in p.items()}
+    q["precision"] = q.get("precision") or "building"
+    return Place(**q)
+
+
+_RECORD_FIELDS = [f.name for f in dataclasses.fields(ServiceRecord)]
+_PLACE_FIELDS = [f.name for f in dataclasses.fields(Place)]
 
 
 def normalised(r: ServiceRecord) -> ServiceRecord:
     """A record as the store would give it back (blank strings as None, types sorted)."""
-    d = {k: _blank(v) if isinstance(v, str) else v for k, v in dataclasses.asdict(r).items()}
+    d = {k: _blank(v) if isinstance(v, str) else v for k, v in ((k, getattr(r, k)) for k in _RECORD_FIELDS)}
     d["types"] = sorted(set(r.types))
-    d["places"] = sorted((Place(**{k: _blank(v) if isinstance(v, str) else
-                                   round(v, COORD_DECIMALS) if k in ("latitude", "longitude") else v
-                                   for k, v in p.items()})
-                          for p in d["places"]), key=_place_key)
+    d["places"] = sorted((_normal_place({k: getattr(p, k) for k in _PLACE_FIELDS}) for p in r.places),
+                         key=_place_key)
     d["languages"] = sorted({lang.strip() for lang in r.languages if lang and lang.strip()})
     d["pregnancy"] = bool(r.pregnancy)
     d["status"] = d["status"] or "active"
@@ -230,6 +260,7 @@ FIELD_LIMITS = {
     "source": _limit(Service.source), "source_id": _limit(Service.source_id), "name": _limit(Service.name),
     "url": _limit(Service.url), "email": _limit(Service.email), "referral": _limit(Service.referral),
     "organization": _limit(Organization.name), "phone": _limit(Contact.phone), "status": _limit(Service.status),
+    "part_of_id": _limit(Service.part_of_id), "part_of_name": _limit(Service.part_of_name),
 }
 LANGUAGE_LIMIT = _limit(Language.name)
 PLACE_LIMITS = {"name": _limit(Location.name), "address": _limit(Location.address_1),
@@ -253,6 +284,12 @@ def too_long(r: ServiceRecord) -> list[tuple[str, str]]:
                 out.append((name if name != "name" else "location_name",
                             f"{name} of a place is {len(v)} characters long; the most is {limit}."))
     return out
+
+
+def bump_version(s) -> None:
+    """Count one more write, in the writer's own transaction (see `Directory.version`)."""
+    s.execute(update(DirectoryVersion).where(DirectoryVersion.id == 1)
+              .values(version=DirectoryVersion.version + 1))
 
 
 def _json(r: ServiceRecord | None) -> str | None:
@@ -282,6 +319,12 @@ class Directory:
                                        taxonomy=taxonomy.VOCABULARY))
         return self
 
+    def version(self) -> int:
+        """The directory's version: a counter every write (app, command line, any process) bumps in
+        the same transaction. Caches of the services are keyed on it, so they are never stale."""
+        with self.engine.connect() as c:
+            return c.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
+
     def count(self) -> int:
         with self.Session() as s:
             return s.scalar(select(func.count()).select_from(Service))
@@ -299,12 +342,15 @@ class Directory:
             out[r.key] = "new" if old is None else ("unchanged" if old[1] == normalised(r) else "updated")
         return out
 
-    def find_duplicates(self, records: list[ServiceRecord]) -> dict[int, list[tuple[str, str, str]]]:
+    def find_duplicates(self, records: list[ServiceRecord],
+                        same_source_warns: bool = False) -> dict[int, list[tuple[str, str, str]]]:
         """Records that look like a service already stored under another key.
 
         Returns {index in records: [(field, message, severity)]}: same name and
         postcode as a stored service (an error), or the same source id under another
         source (an error for globally unique ids such as ORUK UUIDs, else a warning).
+        `same_source_warns`: the same name and postcode within the record's own source is
+        only a warning (a register keyed by its own ids, such as GIAS URNs).
         """
         out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
         if not records:
@@ -332,7 +378,8 @@ class Directory:
                     if (src, sid) != r.key and (src, sid) not in seen:
                         seen.add((src, sid))
                         out[i].append(("name", f"Duplicate of an existing service: “{name}” at {pc} "
-                                               f"(source {src}, id {sid}).", "error"))
+                                               f"(source {src}, id {sid}).",
+                                       "warning" if same_source_warns and src == r.source else "error"))
             for src, sid, name in by_id.get(r.source_id, []):
                 if src != r.source and (src, sid) not in seen:
                     unique = bool(_UUID.match(sid))
@@ -342,14 +389,24 @@ class Directory:
                                    "error" if unique else "warning"))
         return out
 
-    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None) -> WriteSummary:
+    def source_records(self, source: str) -> dict[str, ServiceRecord]:
+        """source_id -> stored record, for every service of one source (any status)."""
+        with self.engine.connect() as c:
+            return {k[1]: rec for k, (_, rec) in _stored_records(c, {source}).items()}
+
+    def upsert(self, records: Iterable[ServiceRecord], actor: str, fail_after: int | None = None,
+               progress=None, batch: dict | None = None) -> WriteSummary:
         """Insert or update records keyed on (source, source_id), all in one transaction.
 
         Unchanged records are not touched, so re-importing a file changes nothing.
         New services are written with plain INSERTs (executemany), updates through the ORM
         (version-checked); both with an audit row each.
         `fail_after` is for tests: raise after that many records, once the writes so far have
-        been sent to the database, to prove the rollback.
+        been sent to the database, to prove the rollback. `progress(fraction)` is called every
+        1,000 records.
+        `batch` ({"source", "kind", "file_name", "steward"}) records the write as one import
+        (an `import_batch` row with its counts; every audit row names it), so that
+        `undo_import` can undo all of it in one step.
         """
         summary = WriteSummary()
         records = list(records)
@@ -359,8 +416,24 @@ class Directory:
             orgs: dict[str, Organization] = {}
             stored = _stored_records(s.connection(), {r.source for r in records})  # key -> (id, record)
             created: dict[tuple[str, str], str] = {}  # key -> id of services created by this call
-            new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor)
+            reverified: list[tuple[str, ServiceRecord, ServiceRecord]] = []  # (id, old, new): only the date moved
+            ib = None
+            if batch is not None:
+                ib = ImportBatch(actor=(batch.get("steward") or actor)[:200], source=(batch.get("source") or None),
+                                 kind=batch.get("kind"), file_name=(batch.get("file_name") or None),
+                                 new=0, updated=0, closed=0, unchanged=0)
+                if ib.source:
+                    ib.source = ib.source[:100]
+                if ib.file_name:
+                    ib.file_name = ib.file_name[:300]
+                s.add(ib)
+                s.flush()
+                summary.batch_id = ib.id
+            new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor,
+                                summary.batch_id)
             for i, r in enumerate(records):
+                if progress is not None and i % 1000 == 0:
+                    progress(i / max(len(records), 1))
                 if fail_after is not None and i >= fail_after:
                     new_rows.write()
                     s.flush()
@@ -375,6 +448,11 @@ class Directory:
                 if r.key in stored and stored[r.key][1] == r:
                     summary.unchanged += 1
                     continue
+                if r.key in stored and dataclasses.replace(stored[r.key][1], last_verified=r.last_verified) == r:
+                    reverified.append((stored[r.key][0], stored[r.key][1], r))  # a newer register, same details
+                    stored[r.key] = (stored[r.key][0], r)
+                    summary.updated += 1
+                    continue
                 new_rows.write()  # an update may use organisations created just before
                 # the stored service (or one created earlier in this call: the later record updates it)
                 sv = s.get(Service, stored[r.key][0] if r.key in stored else created[r.key])
@@ -384,12 +462,21 @@ class Directory:
                     continue
                 stored[r.key] = (sv.id, r)
                 summary.updated += 1
+                if old.status == "active" and r.status != "active":
+                    summary.closed += 1
                 self._apply(s, sv, r, terms, orgs)
                 s.add(Audit(actor=actor, source=r.source, action="update", service_id=sv.id, before=_json(old),
-                            after=_json(r)))
+                            after=_json(r), batch_id=summary.batch_id))
                 if i % 500 == 499:
                     s.flush()
             new_rows.write()
+            s.flush()
+            _write_reverified(s, reverified, actor, summary.batch_id)
+            if summary.changed or reverified:
+                bump_version(s)
+            if ib is not None:
+                ib.new, ib.updated, ib.closed, ib.unchanged = (summary.new, summary.updated, summary.closed,
+                                                               summary.unchanged)
         return summary
 
     @classmethod
@@ -418,6 +505,7 @@ class Directory:
         sv.minimum_age_months, sv.maximum_age_months = r.min_age_months, r.max_age_months
         sv.pregnancy, sv.eligibility_description = r.pregnancy, r.eligibility
         sv.assured_date, sv.capacity = r.last_verified, r.capacity
+        sv.part_of_id, sv.part_of_name, sv.closed_on = r.part_of_id, r.part_of_name, r.closed_on
         sv.contacts = [Contact(phone=r.phone)] if r.phone else []
         sv.schedules = [Schedule(description=r.schedule)] if r.schedule else []
         sv.languages = [Language(name=n) for n in r.languages]
@@ -427,7 +515,7 @@ class Directory:
         sv.locations = [
             ServiceAtLocation(location=Location(id=new_id(), name=p.name, address_1=p.address, city=p.town,
                                                 postal_code=p.postcode, latitude=p.latitude,
-                                                longitude=p.longitude))
+                                                longitude=p.longitude, precision=p.precision or "building"))
             for p in r.places
         ]
         for loc in old_locations:  # each place has its own location row: replaced ones go
@@ -493,6 +581,7 @@ class Directory:
                 s.add(Audit(actor=actor[:200], source=r.source, action="create" if before is None else "update",
                             service_id=sv.id, before=before, after=_json(r)))
                 s.flush()
+                bump_version(s)
                 return stored_of(sv)
         except StaleDataError as e:
             raise StaleEdit(service_id or "") from e
@@ -508,6 +597,7 @@ class Directory:
                 s.add(Audit(actor=actor[:200], source=sv.source, action="delete", service_id=sv.id,
                             before=_json(record_of(sv)), after=None))
                 self._remove(s, sv)
+                bump_version(s)
         except StaleDataError as e:
             raise StaleEdit(service_id) from e
 
@@ -519,23 +609,32 @@ class Directory:
         for loc in locations:
             s.delete(loc)
 
+    @staticmethod
+    def _undoable(s: Session, service_id: str) -> Audit:
+        """The newest change of a service that no undo has cancelled yet."""
+        pending = 0
+        for a in s.scalars(select(Audit).where(Audit.service_id == service_id).order_by(Audit.id.desc())):
+            if a.action == "undo":
+                pending += 1  # each undo cancels the newest change before it not yet cancelled
+            elif pending:
+                pending -= 1
+            else:
+                return a
+        raise NotFound("No recorded change of this service left to undo.")
+
+    def undo_target(self, service_id: str) -> ServiceRecord | None:
+        """What `undo` would restore (None: the undo removes the service)."""
+        with self.Session() as s:
+            last = self._undoable(s, service_id)
+            return normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
+
     def undo(self, service_id: str, actor: str) -> str:
         """Undo the last change of a service not undone yet: restore the record as it was before
         that change (or remove a service it created, or bring back one it deleted). The undo is
         itself recorded; undoing again steps further back. Returns what was undone."""
         try:
             with self.Session.begin() as s:
-                last, pending = None, 0
-                for a in s.scalars(select(Audit).where(Audit.service_id == service_id).order_by(Audit.id.desc())):
-                    if a.action == "undo":
-                        pending += 1  # each undo cancels the newest change before it not yet cancelled
-                    elif pending:
-                        pending -= 1
-                    else:
-                        last = a
-                        break
-                if last is None:
-                    raise NotFound("No recorded change of this service left to undo.")
+                last = self._undoable(s, service_id)
                 terms = self._terms(s)
                 target = normalised(ServiceRecord.from_dict(json.loads(last.before))) if last.before else None
                 sv = s.get(Service, service_id, populate_existing=True)
@@ -558,6 +657,7 @@ class Directory:
                     self._apply(s, sv, target, terms, {})
                 s.add(Audit(actor=actor[:200], source=(target or current).source if (target or current) else None,
                             action="undo", service_id=service_id, before=_json(current), after=_json(target)))
+                bump_version(s)
                 return last.action
         except StaleDataError as e:
             raise StaleEdit(service_id) from e
@@ -668,6 +768,8 @@ class Directory:
                 elif (m.code, m.note) != (w["code"], w["note"]):
                     m.code, m.note, m.updated_by = w["code"], w["note"], actor[:200]
                     changed += 1
+            if changed:
+                bump_version(s)
         return changed
 
     # ---------------------------------------------------------- reads
@@ -688,6 +790,7 @@ class Directory:
             Location.id.label("location_id"), Location.name.label("location_name"),
             Location.address_1.label("address"), Location.city.label("town"),
             Location.postal_code.label("postcode"), Location.latitude.label("lat"), Location.longitude.label("lon"),
+            Location.precision, Service.part_of_name.label("part_of"),
         ]
         q = (
             select(*cols)
@@ -733,11 +836,12 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
     places, phones, schedules = defaultdict(list), {}, {}
     languages, types = defaultdict(set), defaultdict(list)
     for row in conn.execute(select(ServiceAtLocation.service_id, Location.latitude, Location.longitude,
-                                   Location.name, Location.address_1, Location.city, Location.postal_code)
+                                   Location.name, Location.address_1, Location.city, Location.postal_code,
+                                   Location.precision)
                             .join(Location, Location.id == ServiceAtLocation.location_id)
                             .join(Service, Service.id == ServiceAtLocation.service_id).where(of)):
         places[row[0]].append(Place(latitude=row[1], longitude=row[2], name=row[3], address=row[4], town=row[5],
-                                    postcode=row[6]))
+                                    postcode=row[6], precision=row[7] or "building"))
     for sid, phone in conn.execute(select(Contact.service_id, Contact.phone)
                                    .join(Service, Service.id == Contact.service_id).where(of)):
         phones.setdefault(sid, phone)
@@ -765,16 +869,33 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
             referral=m["referral"], referral_notes=m["referral_notes"], min_age_months=m["minimum_age_months"],
             max_age_months=m["maximum_age_months"], pregnancy=bool(m["pregnancy"]),
             eligibility=m["eligibility_description"], schedule=schedules.get(sid), languages=sorted(languages[sid]),
-            last_verified=m["assured_date"], capacity=m["capacity"], status=m["status"]))
+            last_verified=m["assured_date"], capacity=m["capacity"], status=m["status"],
+            part_of_id=m["part_of_id"], part_of_name=m["part_of_name"], closed_on=m["closed_on"]))
     return out
+
+
+def _write_reverified(s: Session, rows: list[tuple[str, ServiceRecord, ServiceRecord]], actor: str,
+                      batch_id: int | None = None) -> None:
+    """Services whose only change is the last-verified date: one UPDATE per row by executemany
+    (version up by one, as an ORM update would), with their audit rows."""
+    if not rows:
+        return
+    t, now = Service.__table__, utcnow()
+    s.execute(update(t).where(t.c.id == bindparam("sid")).values(
+        assured_date=bindparam("d"), last_modified=bindparam("now"), version=t.c.version + 1),
+        [{"sid": sid, "d": new.last_verified, "now": now} for sid, _, new in rows])
+    s.execute(Audit.__table__.insert(), [
+        {"at": now, "actor": actor, "source": new.source, "action": "update", "service_id": sid,
+         "before": _json(old), "after": _json(new), "batch_id": batch_id} for sid, old, new in rows])
 
 
 class _NewRows:
     """Rows of new services for each table, written with one executemany per table (much
     faster than the ORM's unit of work for a large import; same rows as `_apply` makes)."""
 
-    def __init__(self, s: Session, terms: dict[str, TaxonomyTerm], org_names: set[str], actor: str):
-        self.s, self.terms, self.actor = s, terms, actor
+    def __init__(self, s: Session, terms: dict[str, TaxonomyTerm], org_names: set[str], actor: str,
+                 batch_id: int | None = None):
+        self.s, self.terms, self.actor, self.batch_id = s, terms, actor, batch_id
         self.org_ids: dict[str, str] = {}
         names = sorted(org_names)
         for i in range(0, len(names), 500):
@@ -806,11 +927,13 @@ class _NewRows:
             "maximum_age_months": r.max_age_months, "pregnancy": r.pregnancy,
             "eligibility_description": r.eligibility, "capacity": r.capacity, "assured_date": r.last_verified,
             "source": r.source, "source_id": r.source_id, "created_at": now, "last_modified": now, "version": 1,
+            "part_of_id": r.part_of_id, "part_of_name": r.part_of_name, "closed_on": r.closed_on,
         })
         for p in r.places:
             lid = new_id()
             rows["location"].append({"id": lid, "name": p.name, "address_1": p.address, "city": p.town,
-                                     "postal_code": p.postcode, "latitude": p.latitude, "longitude": p.longitude})
+                                     "postal_code": p.postcode, "latitude": p.latitude, "longitude": p.longitude,
+                                     "precision": p.precision or "building"})
             rows["service_at_location"].append({"id": new_id(), "service_id": sid, "location_id": lid})
         if r.phone:
             rows["contact"].append({"id": new_id(), "service_id": sid, "name": None, "phone": r.phone, "email": None})
@@ -825,7 +948,8 @@ class _NewRows:
         for code in r.types:
             rows["service_taxonomy"].append({"service_id": sid, "taxonomy_term_id": self.terms[code].id})
         rows["audit"].append({"at": now, "actor": self.actor, "source": r.source, "action": "create",
-                              "service_id": sid, "before": None, "after": _json(r)})
+                              "service_id": sid, "before": None, "after": _json(r),
+                              "batch_id": self.batch_id})
         self.n += 1
         return sid
 

@@ -106,6 +106,18 @@ def address_text(row) -> str:
     return ", ".join(out) or "Address not published: contact the service"
 
 
+#: what families read about a point that is not the building itself
+PRECISION_TEXT = {
+    "postcode": "postcode centre (not the exact building)",
+    "sector": "postcode sector, about 1 km (not the exact building)",
+}
+
+
+def precision_text(precision) -> str | None:
+    """'postcode centre (not the exact building)' etc.; None for a building's own point."""
+    return None if is_blank(precision) else PRECISION_TEXT.get(str(precision))
+
+
 def details(row) -> list[tuple[str, str, str | None]]:
     """(label, plain text, link) for one service row: what families need to decide and go."""
     lat, lon = float(row["lat"]), float(row["lon"])
@@ -113,6 +125,8 @@ def details(row) -> list[tuple[str, str, str | None]]:
     out = [
         ("Type", ", ".join(taxonomy.label(t) for t in row.get("types") or []) or "Not stated", None),
         ("Address", address_text(row), None),
+        *([("Location", precision_text(row.get("precision")), None)] if precision_text(row.get("precision")) else []),
+        *([("Linked site of", str(row["part_of"]), None)] if not is_blank(row.get("part_of")) else []),
         ("Who it is for", taxonomy.describe_ages(row.get("min_age_months"), row.get("max_age_months"),
                                                  bool(row.get("pregnancy")))
          + (f". {row['eligibility']}" if not is_blank(row.get("eligibility")) else ""), None),

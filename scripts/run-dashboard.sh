@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install, build the data and start the dashboard on http://localhost:8501
+# Install, download the official files (first run, with internet), build the data and start the
+# dashboard on http://localhost:8501. Offline: FSM_RAW_DATA=/path/to/raw scripts/run-dashboard.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the app needs into .venv (and Debian packages where apt-get is available),
-# then build the derived data from the raw files.
+# download the official raw files if any is missing, then build the derived data from them.
 #   scripts/setup.sh           the dashboard's needs
 #   scripts/setup.sh --tests   also Chromium (browser tests) and PostgreSQL (storage tests)
 set -euo pipefail
@@ -12,7 +12,7 @@ want_tests=0
 # Debian packages: Leaflet and jQuery served by the app itself (maps work offline),
 # Chromium and PostgreSQL for the tests. Skipped where there is no apt-get.
 pkgs=(libjs-leaflet libjs-leaflet.markercluster libjs-jquery)
-[ $want_tests = 1 ] && pkgs+=(chromium postgresql osmium-tool)  # osmium-tool: cutting OSM extracts (walking tests)
+[ $want_tests = 1 ] && pkgs+=(chromium postgresql nginx osmium-tool)  # osmium-tool: cutting OSM extracts (walking tests)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -38,6 +38,11 @@ fi
 
 # Leaflet and jQuery from Debian's packages into static/vendor/, served by the app (maps work offline).
 .venv/bin/python -c "from directory.maps import install_local_assets; install_local_assets()"
+
+# Official raw files: when a required one is missing from the raw folder (FSM_RAW_DATA, default
+# data/raw/), download every source from its publisher (resumable; a complete folder is left alone,
+# so offline machines and CI never touch the network).
+.venv/bin/python -m directory data download --if-missing
 
 # Derived data: rebuilt only when a raw file changed.
 .venv/bin/python -m directory data build

@@ -135,11 +135,17 @@ def test_wrong_columns_name_the_file(tmp_path):
         read_csv(catalogue()["region_lookup"], bad)
 
 
+def link_raw(raw, folder):
+    """`folder` mirrors the raw folder with symlinks to its files (sub-folders are real, e.g. boundaries_2023)."""
+    for p in raw.rglob("*"):
+        if p.is_file():
+            (folder / p.relative_to(raw)).parent.mkdir(parents=True, exist_ok=True)
+            (folder / p.relative_to(raw)).symlink_to(p)
+
+
 def test_wrong_row_count_names_the_file(tmp_path, raw):
     # a truncated IoD file: the build refuses it and says which file and how many rows it expected
-    for p in raw.iterdir():
-        if p.is_file():
-            (tmp_path / p.name).symlink_to(p)
+    link_raw(raw, tmp_path)
     (tmp_path / "iod2025_lsoa21_ranks_scores_deciles.csv").unlink()
     lines = (raw / "iod2025_lsoa21_ranks_scores_deciles.csv").read_text().splitlines()
     (tmp_path / "iod2025_lsoa21_ranks_scores_deciles.csv").write_text("\n".join(lines[:1000]) + "\n")
@@ -154,9 +160,7 @@ def test_rebuilds_only_when_an_input_changes(tmp_path, raw, areas):
     # a copy of the raw folder with one file's content changed
     copy = tmp_path / "raw"
     copy.mkdir()
-    for p in raw.iterdir():
-        if p.is_file():
-            (copy / p.name).symlink_to(p)
+    link_raw(raw, copy)
     manifest = json.loads((out / "manifest.json").read_text())
     manifest["inputs"] = {k.replace(str(raw), str(copy)): v for k, v in manifest["inputs"].items()}
     (out / "manifest.json").write_text(json.dumps(manifest))

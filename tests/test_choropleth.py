@@ -1,5 +1,5 @@
 """Map builders for the Provision gaps page: payload bound, rounding, properties, escaping,
-colour classes, district aggregates, and the page's URL state."""
+colour classes, area aggregates (any kind of area), and the page's URL state."""
 
 from __future__ import annotations
 
@@ -21,49 +21,54 @@ def measures(areas, seeded):
     return access.lsoa_measures(areas.lsoa, seeded.service_frame(), radius_km=1.6)
 
 
-def largest_authority(areas) -> str:
-    return areas.lsoa.groupby("ltla24_code").size().idxmax()
+def largest(areas, column: str) -> str:
+    return areas.lsoa.groupby(column).size().idxmax()
 
 
-def test_largest_authority_map_stays_under_2_mb(areas, seeded, measures):
-    code = largest_authority(areas)
-    rows = measures[measures.ltla24_code == code]
-    assert rows.ltla24_name.iloc[0] == "Birmingham" and len(rows) == 659
+@pytest.mark.parametrize("kind, column, name, n", [
+    ("district", "ltla24_code", "Birmingham", 659),
+    ("utla", "utla23_code", "Kent", 938),  # the largest upper-tier authority by LSOA count
+    ("icb", "icb24_code", "NHS North East and North Cumbria Integrated Care Board", 1889),  # the largest ICB
+])
+def test_largest_area_maps_stay_under_2_mb(areas, seeded, measures, kind, column, name, n):
+    code = largest(areas, column)
+    rows = measures[measures[column] == code]
+    assert rows[column.replace("_code", "_name")].iloc[0] == name and len(rows) == n
     services = seeded.service_frame()
     sites = access.best_new_sites(rows, k=10)
+    bounds = areas.boundaries(kind)
     for code_ in ("gap", "imd", "e2sfca"):
         m, _ = choropleth.authority_map(areas.lsoa_boundaries, rows, MEASURES[code_], radius_km=1.6,
-                                        services=services, sites=sites,
-                                        outline=areas.district_boundaries[areas.district_boundaries.ltla24_code
-                                                                          == code])
+                                        services=services, sites=sites, outline=bounds[bounds[column] == code])
         size = choropleth.page_bytes(m)
         assert size < TWO_MB, f"{code_}: {size:,} bytes"
     # the GeoJSON alone: every LSOA, rounded, only the tooltip's properties
     classes = choropleth.classify(rows.gap_children, MEASURES["gap"], 1.6)
     gj = choropleth.lsoa_features(areas.lsoa_boundaries, rows, MEASURES["gap"], classes)
-    assert len(gj["features"]) == 659
+    assert len(gj["features"]) == n
     assert len(json.dumps(gj)) < TWO_MB
     f = gj["features"][0]
-    assert set(f["properties"]) == {"name", "decile", "children", "km", "value", "f"}
+    assert set(f["properties"]) == {"name", "decile", "children", "under5", "km", "value", "f"}
     assert f["id"] == rows.lsoa21_code.iloc[0]  # stable key: the LSOA code
     coords = re.findall(r"-?\d+\.\d+", json.dumps(f["geometry"]))
     assert coords and max(len(c.split(".")[1]) for c in coords) <= 5
 
 
-def test_england_is_drawn_by_district_not_by_lsoa(areas, seeded, measures):
-    table = choropleth.district_values(measures, MEASURES["gap"])
-    assert len(table) == 296
-    m, _ = choropleth.england_map(areas.district_boundaries, table, MEASURES["gap"], radius_km=1.6,
-                                  services=seeded.service_frame())
+@pytest.mark.parametrize("kind, n", [("utla", 153), ("icb", 42), ("district", 296), ("sicbl", 106), ("region", 9)])
+def test_england_is_drawn_by_areas_not_by_lsoa(areas, seeded, measures, kind, n):
+    table = choropleth.area_values(measures, MEASURES["gap"], kind)
+    assert len(table) == n
+    m, _ = choropleth.england_map(areas.boundaries(kind), table, MEASURES["gap"], radius_km=1.6,
+                                  services=seeded.service_frame(), kind=kind)
     html = m.get_root().render()
-    assert len(re.findall(r'"type":\s*"Feature"[,}]', html)) == 296  # one polygon feature per district
+    assert len(re.findall(r'"type":\s*"Feature"[,}]', html)) == n  # one polygon feature per area
     assert choropleth.page_bytes(m) < TWO_MB
-    # district sums equal the LSOA sums
+    # area sums equal the LSOA sums
     assert table.gap_children.sum() == pytest.approx(measures.gap_children.sum())
     assert table.value.sum() == pytest.approx(measures.gap_children.sum())
 
 
-def test_district_aggregates_by_hand():
+def test_area_aggregates_by_hand():
     # district A: two LSOAs with 100 and 300 children at 1 km and 3 km, IMD deciles 1 and 5, IDACI 10 and 30,
     # E2SFCA 2.0 and 0.0 per 1,000; district B: one LSOA, 50 children, 2 km, decile 2
     m = pd.DataFrame({
@@ -72,18 +77,18 @@ def test_district_aggregates_by_hand():
         "nearest_km": [1.0, 3.0, 2.0], "gap_children": [0.0, 0.0, 50.0], "imd_decile": pd.array([1, 5, 2], "Int64"),
         "e2sfca_per_1000": [2.0, 0.0, 0.0],
     })
-    t = choropleth.district_values(m, MEASURES["nearest"]).set_index("ltla24_code")
+    t = choropleth.area_values(m, MEASURES["nearest"], "district").set_index("code")
     # children-weighted mean distance: (100*1 + 300*3) / 400 = 2.5 km
     assert t.loc["A", "value"] == pytest.approx(2.5) and t.loc["B", "value"] == pytest.approx(2.0)
     # E2SFCA, demand-weighted with demand = income-deprived children: (10*2 + 30*0) / 40 = 0.5
-    t = choropleth.district_values(m, MEASURES["e2sfca"], demand="idaci_numerator").set_index("ltla24_code")
+    t = choropleth.area_values(m, MEASURES["e2sfca"], "district", demand="idaci_numerator").set_index("code")
     assert t.loc["A", "value"] == pytest.approx(0.5)
     assert np.isnan(t.loc["B", "value"])  # B's only LSOA has a suppressed count: no demand, no average
     # IMD decile: the share of children in deciles 1-2: A 100/400 = 25%, B 100%
-    t = choropleth.district_values(m, MEASURES["imd"], deciles=(1, 2)).set_index("ltla24_code")
+    t = choropleth.area_values(m, MEASURES["imd"], "district", deciles=(1, 2)).set_index("code")
     assert t.loc["A", "value"] == pytest.approx(25.0) and t.loc["B", "value"] == pytest.approx(100.0)
     # gap: a sum
-    assert choropleth.district_values(m, MEASURES["gap"]).value.tolist() == [0.0, 50.0]
+    assert choropleth.area_values(m, MEASURES["gap"], "district").value.tolist() == [0.0, 50.0]
 
 
 def test_colour_classes():
@@ -118,7 +123,8 @@ def test_tooltip_text_is_escaped(areas, measures):
 
 
 def test_url_state_round_trip():
-    codes = {"E08000025", "E06000001"}
+    codes = {"utla": {"E08000025", "E06000001", "E10000034"}, "district": {"E08000025", "E06000001", "E07000237"},
+             "icb": {"E54000019"}}
     s = gapstate.GapState(area="E08000025", measure="nearest", types=["stay_and_play", "early_education"],
                           radius_km=3.0, max_decile=3, demand="idaci_numerator", k=5)
     enc = gapstate.encode(s)
@@ -134,3 +140,14 @@ def test_url_state_round_trip():
     assert bad == gapstate.GapState(max_decile=10, k=0)
     assert gapstate.decode({"radius": "1.7", "area": "e08000025"}, codes).radius_km == 1.6
     assert gapstate.decode({"area": "e08000025"}, codes).area == "E08000025"
+    # kind and area: an ICB; an old district link without a kind opens the district
+    icb = gapstate.GapState(kind="icb", area="E54000019")
+    assert gapstate.encode(icb) == {"kind": "icb", "area": "E54000019"}
+    assert gapstate.decode(gapstate.encode(icb), codes) == icb
+    assert gapstate.decode({"area": "E07000237"}, codes) == gapstate.GapState(kind="district", area="E07000237")
+    # a code of another kind falls back to England of the kind asked for
+    assert gapstate.decode({"kind": "icb", "area": "E10000034"}, codes) == gapstate.GapState(kind="icb")
+    assert gapstate.decode({"kind": "parish"}, codes) == gapstate.GapState()
+    # under-5s are the default demand: not written; all children are
+    assert gapstate.GapState().demand == "under5"
+    assert gapstate.encode(gapstate.GapState(demand="children_0_15")) == {"demand": "children"}

@@ -1,5 +1,9 @@
 """Coverage tables: numbers checked by hand (brute force over real LSOAs and real services),
-sums that must agree (LSOAs -> districts -> regions -> England), filters, parameters, metadata."""
+sums that must agree (LSOAs -> districts -> upper-tier authorities -> regions -> England; sub-ICB
+locations -> ICBs -> England), filters of every kind, equity by hand, parameters, metadata.
+
+The national and Telford tables count children 0-15 (demand="children_0_15"), so the by-hand checks
+can use the census counts; under-5s, the default, are checked on their own."""
 
 from __future__ import annotations
 
@@ -22,12 +26,12 @@ def services(seeded, areas):
 
 @pytest.fixture(scope="module")
 def national(areas, services):
-    return C.coverage_tables(areas, services, generated_at=STAMP)
+    return C.coverage_tables(areas, services, demand="children_0_15", generated_at=STAMP)
 
 
 @pytest.fixture(scope="module")
 def telford(areas, services):
-    return C.coverage_tables(areas, services, authority=[TELFORD], generated_at=STAMP)
+    return C.coverage_tables(areas, services, authority=[TELFORD], demand="children_0_15", generated_at=STAMP)
 
 
 def brute_within(areas, x, y, radius_km=1.6):
@@ -99,7 +103,7 @@ def test_an_authority_is_exactly_its_rows_of_the_national_table(national, telfor
 
 ADDITIVE = ["lsoas", "children_0_15", "children_within", "idaci_children", "idaci_within", "idaci_suppressed_lsoas",
             "services", "deprived_children", "deprived_within", "gap_lsoas", "gap_children"] + [
-    f"{m}_imd{d}" for m in C.DECILE_MEASURES for d in range(1, 11)]
+    f"{m}_imd{d}" for m in C.DECILE_MEASURES for d in range(1, 11) if not m.startswith("under5")]
 
 
 def test_districts_add_up_to_regions_and_regions_to_england(national):
@@ -109,8 +113,9 @@ def test_districts_add_up_to_regions_and_regions_to_england(national):
     pd.testing.assert_frame_equal(by_region, r.set_index("region24_code")[ADDITIVE].sort_index(), check_names=False)
     pd.testing.assert_series_equal(r[ADDITIVE].sum(), e[ADDITIVE].iloc[0], check_names=False)
     # each total is the sum of its ten deciles
-    for m in C.DECILE_MEASURES:
-        assert (d[[f"{m}_imd{k}" for k in range(1, 11)]].sum(axis=1) == d[m]).all()
+    for m in C.DECILE_MEASURES:  # under-5s are estimates with decimals (rounded to 0.01)
+        got = d[[f"{m}_imd{k}" for k in range(1, 11)]].sum(axis=1)
+        assert (got == d[m]).all() if not m.startswith("under5") else np.allclose(got, d[m], atol=0.06)
 
 
 def test_lsoas_add_up_to_districts(national, services):
@@ -137,14 +142,15 @@ def test_lsoas_add_up_to_districts(national, services):
 
 
 def test_region_filter_and_whole_areas(areas, services):
-    t = C.coverage_tables(areas, services, region=["West Midlands"], generated_at=STAMP)
+    t = C.coverage_tables(areas, services, region=["West Midlands"], demand="children_0_15", generated_at=STAMP)
     assert set(t["lsoa"].frame.region24_code) == {WEST_MIDLANDS}
     assert set(t["district"].frame.region24_code) == {WEST_MIDLANDS} and len(t["district"].frame) == 30
     assert t["region"].frame.region24_code.tolist() == [WEST_MIDLANDS]
     assert t["england"].frame.country_code.tolist() == ["E92000001"]
     assert set(t["service"].frame.region24_code) == {WEST_MIDLANDS}
     # an authority's region row is the whole region, not the authority's part
-    tel = C.area_table(areas, services, "region", authority=[TELFORD], generated_at=STAMP).frame
+    tel = C.area_table(areas, services, "region", authority=[TELFORD], demand="children_0_15",
+                       generated_at=STAMP).frame
     pd.testing.assert_frame_equal(tel, t["region"].frame)
     assert "whole areas" in " ".join(t["district"].metadata["notes"])
 
@@ -178,6 +184,9 @@ def test_radius_deciles_and_demand_are_parameters(areas, services):
     ({"authority": ["Telford"]}, "Did you mean E06000020 (Telford and Wrekin)?"),
     ({"region": ["North Eats"]}, "Did you mean E12000001 (North East)"),
     ({"authority": [TELFORD], "region": ["London"]}, "E06000020 (Telford and Wrekin) is not in the region"),
+    ({"utla": ["Worcestershire"], "icb": ["NHS Cheshire and Merseyside Integrated Care Board"]},
+     "upper-tier authority E10000034 (Worcestershire) is not in the ICB chosen (E54000008)"),
+    ({"utla": ["Worcester"]}, "unknown upper-tier authority code 'Worcester'"),
     ({"deciles": [0, 11]}, "deprived deciles must be whole numbers 1 to 10"),
     ({"demand": "adults"}, "demand must be one of children_0_15, idaci_numerator, under5"),
 ])
@@ -190,8 +199,13 @@ def test_bad_parameters_are_refused_with_a_clear_message(areas, kw, message):
 def test_parameters_are_normalised(areas):
     p = C.check_params(areas, types=["Stay and play", "stay_and_play", "early_education"], radius_km="2",
                        deciles=[2, 1, 2], authority=["telford and wrekin"], region=["E12000005"])
-    assert p == C.Params(("stay_and_play", "early_education"), 2.0, (1, 2), "children_0_15", (TELFORD,),
-                         (WEST_MIDLANDS,))
+    assert p == C.Params(("stay_and_play", "early_education"), 2.0, (1, 2), "under5",
+                         (("district", (TELFORD,)), ("region", (WEST_MIDLANDS,))))
+    assert p.authorities == (TELFORD,) and p.regions == (WEST_MIDLANDS,)
+    # upper-tier authorities and ICBs by code, short name or official name
+    q = C.check_params(areas, utla=["Worcestershire County Council", "e10000034"], icb=["E54000019"])
+    assert q.filters == (("utla", ("E10000034",)), ("icb", ("E54000019",)))
+    assert C.check_params(areas, utla=["Worcestershire"]).codes("utla") == ("E10000034",)
 
 
 def test_metadata_states_parameters_vintages_build_and_time(national):
@@ -217,3 +231,101 @@ def test_merged_metadata_lists_every_table(national):
     m = C.merge_metadata(national.values())
     assert list(m["tables"]) == list(C.LEVELS)
     assert m["tables"]["lsoa"]["rows"] == 33_755
+
+
+# ---------------------------------------------------------------- upper-tier authorities, ICBs, equity
+
+WORCS = "E10000034"
+HW_ICB = "E54000019"
+
+
+def test_upper_tier_icb_and_sub_icb_rows_add_up_to_england(national):
+    e = national["england"].frame.iloc[0]
+    e_sums = national["england"].frame[ADDITIVE].iloc[0]
+    for level, n in (("utla", 153), ("icb", 42), ("sicbl", 106), ("district", 296), ("region", 9)):
+        t = national[level].frame
+        assert len(t) == n, level
+        pd.testing.assert_series_equal(t[ADDITIVE].sum(), e_sums, check_names=False)
+        assert t.under5.sum() == pytest.approx(e.under5, abs=0.01 * n)
+    # districts add up to their upper-tier authority, upper-tier authorities to their region,
+    # sub-ICB locations to their ICB
+    for child, parent, key in (("district", "utla", "utla23_code"), ("utla", "region", "region24_code"),
+                               ("sicbl", "icb", "icb24_code")):
+        got = national[child].frame.groupby(key)[ADDITIVE].sum().sort_index()
+        want = national[parent].frame.set_index(key)[ADDITIVE].sort_index()
+        pd.testing.assert_frame_equal(got, want, check_names=False)
+
+
+def test_worcestershire_by_hand(areas, services, national):
+    """Worcestershire County Council: its six districts' rows add up to its row, by hand from the LSOAs."""
+    lsoa = national["lsoa"].frame
+    mine = lsoa[lsoa.utla23_code == WORCS]
+    assert len(mine) == 374 and set(mine.ltla24_name) == {"Bromsgrove", "Malvern Hills", "Redditch", "Worcester",
+                                                          "Wychavon", "Wyre Forest"}
+    row = national["utla"].frame.set_index("utla23_code").loc[WORCS]
+    assert row.utla23_name == "Worcestershire" and row.region24_name == "West Midlands"
+    assert row.lsoas == 374
+    assert row.children_0_15 == mine.children_0_15.sum()
+    assert row.children_within == mine.children_0_15[mine.within].sum()
+    assert row.gap_children == mine.children_0_15[mine.gap].sum()
+    assert row.services == (services.utla23_code == WORCS).sum()
+    districts = national["district"].frame
+    six = districts[districts.utla23_code == WORCS]
+    assert len(six) == 6 and six.children_0_15.sum() == row.children_0_15
+
+
+def test_an_area_is_exactly_its_rows_of_the_national_table(areas, services, national):
+    t = C.coverage_tables(areas, services, utla=["Worcestershire County Council"], demand="children_0_15",
+                          generated_at=STAMP)
+    nat = national["lsoa"].frame
+    pd.testing.assert_frame_equal(t["lsoa"].frame, nat[nat.utla23_code == WORCS].reset_index(drop=True))
+    for level, key in (("utla", "utla23_code"), ("district", "utla23_code"), ("icb", "icb24_code")):
+        want = national[level].frame
+        want = want[want[key].isin(set(nat.loc[nat.utla23_code == WORCS, key]))].reset_index(drop=True)
+        pd.testing.assert_frame_equal(t[level].frame, want)
+    assert t["icb"].frame.icb24_code.tolist() == [HW_ICB]  # the whole ICB the county lies in
+    assert t["lsoa"].metadata["filters"]["utla"] == [{"code": WORCS, "name": "Worcestershire"}]
+    i = C.coverage_tables(areas, services, ["lsoa", "icb"], icb=[HW_ICB], demand="children_0_15",
+                          generated_at=STAMP)
+    pd.testing.assert_frame_equal(i["lsoa"].frame, nat[nat.icb24_code == HW_ICB].reset_index(drop=True))
+    nicb = national["icb"].frame
+    pd.testing.assert_frame_equal(i["icb"].frame, nicb[nicb.icb24_code == HW_ICB].reset_index(drop=True))
+
+
+def test_equity_columns_by_hand(national, areas):
+    """Shares in deciles 1-2 and 9-10, their ratio and the concentration index, recomputed with plain
+    Python loops over Worcestershire's LSOAs (children 0-15 in these tables)."""
+    lsoa = national["lsoa"].frame
+    mine = lsoa[lsoa.utla23_code == WORCS].sort_values("imd_rank")
+    row = national["utla"].frame.set_index("utla23_code").loc[WORCS]
+    w = mine.children_0_15.astype(float).tolist()
+    h = [1.0 if x else 0.0 for x in mine.within]
+    dec = mine.imd_decile.astype(int).tolist()
+    lo = sum(wi * hi for wi, hi, d in zip(w, h, dec) if d <= 2) / sum(wi for wi, d in zip(w, dec) if d <= 2)
+    hi_ = sum(wi * hi for wi, hi, d in zip(w, h, dec) if d >= 9) / sum(wi for wi, d in zip(w, dec) if d >= 9)
+    assert row.within_share_imd1_2 == pytest.approx(lo, abs=1e-6)
+    assert row.within_share_imd9_10 == pytest.approx(hi_, abs=1e-6)
+    assert row.within_ratio_imd1_2_to_9_10 == pytest.approx(lo / hi_, abs=1e-6)
+    total = sum(w)
+    mu = sum(wi * hi for wi, hi in zip(w, h)) / total
+    before, acc = 0.0, 0.0
+    for wi, hi in zip(w, h):
+        r = (before + wi / 2) / total
+        acc += wi * (hi - mu) * (r - 0.5)
+        before += wi
+    assert row.concentration_index == pytest.approx(2 * acc / (total * mu), abs=1e-6)
+
+
+def test_under5_is_the_default_demand_and_files_say_so(areas, services):
+    t = C.area_table(areas, services, "utla", utla=[WORCS], generated_at=STAMP)
+    assert t.metadata["parameters"]["demand"] == "under5"
+    assert t.metadata["parameters"]["demand_label"].startswith("children under 5")
+    assert any(n.startswith("Demand counted: children under 5") for n in t.metadata["notes"])
+    lsoa = C.lsoa_table(areas, services, utla=[WORCS], generated_at=STAMP).frame
+    row = t.frame.iloc[0]
+    assert row.deprived_children == pytest.approx(lsoa.under5[lsoa.deprived].sum(), abs=0.05)
+    assert row.under5 == pytest.approx(lsoa.under5.sum(), abs=0.05)
+    v = t.metadata["lookup_vintages"]
+    assert "(Apr 2023)" in v["utla"] and "(Apr 2024)" in v["icb"] and "(Apr 2024)" in v["sicbl"]
+    keys = {s["key"] for s in t.metadata["sources"]}
+    assert {"utla_lookup", "icb_lookup", "utla_boundaries", "icb_boundaries", "sicbl_boundaries"} <= keys

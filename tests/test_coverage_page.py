@@ -1,5 +1,6 @@
-"""The Coverage tables page in Streamlit's AppTest: filters, level selector, preview and the five downloads
-(their file names, and their bytes read back equal the tables)."""
+"""The Coverage tables page in Streamlit's AppTest: the Area choice (kind switch, search by name, URL),
+level selector, preview and the five downloads (their file names, and their bytes read back equal the
+tables). Under-5s are the default demand."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from directory import coverage as C
+from directory import text
 from directory import exports as E
 from directory.areas import attach_areas
 
@@ -33,8 +35,10 @@ def downloads(monkeypatch):
     return seen
 
 
-def run(**state) -> AppTest:
+def run(params=None, **state) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=120)
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
     for k, v in state.items():
         at.session_state[k] = v
     at.run()
@@ -46,29 +50,31 @@ def expected(areas, seeded, **kw):
     return C.coverage_tables(areas, attach_areas(seeded.service_frame(), areas), **kw)
 
 
-def test_page_opens_on_districts_with_preview_and_downloads(seeded, downloads):
+def test_page_opens_on_upper_tier_authorities_with_preview_and_downloads(seeded, downloads):
     at = run()
     assert at.title[0].value == "Coverage tables"
-    assert at.subheader[0].value == "Coverage per local authority district (2024): England"
-    assert at.caption[0].value.startswith("**296 rows** × 59 columns. Support of any type within 1.6 km")
-    assert "The first 20 of 296 rows" in at.caption[1].value
+    assert at.subheader[0].value == "Coverage per upper-tier authority (2023): England"
+    assert at.caption[0].value.startswith("**153 rows** × 86 columns. Support of any type within 1.6 km")
+    assert "counting children under 5" in at.caption[0].value
+    assert "The first 20 of 153 rows" in at.caption[1].value
     preview = at.dataframe[0].value
-    assert len(preview) == 20 and preview.columns[0] == "ltla24_code"
+    assert len(preview) == 20 and preview.columns[0] == "utla23_code"
     assert [b.label for b in at.download_button] == LABELS
     assert sorted(downloads) == sorted([
-        "coverage-district-1.6km.csv", "coverage-district-1.6km.metadata.json", "coverage-all-1.6km.xlsx",
-        "coverage-district-1.6km.geojson", "coverage-all-1.6km.gpkg"])
-    assert downloads["coverage-all-1.6km.xlsx"][0] == E.MIME["xlsx"]
+        "coverage-utla-1.6km-under5.csv", "coverage-utla-1.6km-under5.metadata.json", "coverage-all-1.6km-under5.xlsx",
+        "coverage-utla-1.6km-under5.geojson", "coverage-all-1.6km-under5.gpkg"])
+    assert downloads["coverage-all-1.6km-under5.xlsx"][0] == E.MIME["xlsx"]
 
 
 def test_authority_lsoa_downloads_hold_the_tables(seeded, areas, downloads, tmp_path):
-    at = run(ct_region="E12000005", ct_authority="E06000020", ct_level="lsoa", ct_radius=2.0)
-    assert at.subheader[0].value == "Access to services per LSOA (2021): Telford and Wrekin"
+    at = run(ct_kind="district", ct_area="E06000020", ct_level="lsoa", ct_radius=2.0)
+    assert at.subheader[0].value == ("Access to services per LSOA (2021): "
+                                     + text.md("Telford & Wrekin Council (Telford and Wrekin)"))
     assert "**115 rows**" in at.caption[0].value and "within 2 km" in at.caption[0].value
     want = expected(areas, seeded, authority=["E06000020"], radius_km=2.0)
-    stem = "coverage-lsoa-E06000020-2km"
-    assert {f"{stem}.csv", f"{stem}.metadata.json", f"{stem}.geojson", "coverage-all-E06000020-2km.xlsx",
-            "coverage-all-E06000020-2km.gpkg"} == set(downloads)
+    stem = "coverage-lsoa-E06000020-2km-under5"
+    assert {f"{stem}.csv", f"{stem}.metadata.json", f"{stem}.geojson", "coverage-all-E06000020-2km-under5.xlsx",
+            "coverage-all-E06000020-2km-under5.gpkg"} == set(downloads)
 
     csv = downloads[f"{stem}.csv"][1]()
     side = json.loads(downloads[f"{stem}.metadata.json"][1]())
@@ -78,7 +84,7 @@ def test_authority_lsoa_downloads_hold_the_tables(seeded, areas, downloads, tmp_
     assert_frame_equal(back.frame, want["lsoa"].frame)
     assert side["parameters"]["radius_km"] == 2.0 and side["csv"]["path"] == f"{stem}.csv"
 
-    (tmp_path / "all.xlsx").write_bytes(downloads["coverage-all-E06000020-2km.xlsx"][1]())
+    (tmp_path / "all.xlsx").write_bytes(downloads["coverage-all-E06000020-2km-under5.xlsx"][1]())
     sheets = E.read_xlsx(tmp_path / "all.xlsx")
     assert list(sheets) == list(C.LEVELS)
     for level in C.LEVELS:
@@ -88,20 +94,40 @@ def test_authority_lsoa_downloads_hold_the_tables(seeded, areas, downloads, tmp_
     gj = E.read_geojson(tmp_path / "lsoa.geojson")
     assert_frame_equal(pd.DataFrame(gj.frame.drop(columns="geometry")), want["lsoa"].frame)
 
-    (tmp_path / "all.gpkg").write_bytes(downloads["coverage-all-E06000020-2km.gpkg"][1]())
+    (tmp_path / "all.gpkg").write_bytes(downloads["coverage-all-E06000020-2km-under5.gpkg"][1]())
     layers = E.read_gpkg(tmp_path / "all.gpkg")
     assert list(layers) == list(C.LEVELS)
     assert_frame_equal(pd.DataFrame(layers["service"].frame.drop(columns="geometry")), want["service"].frame)
 
 
-def test_changing_the_region_resets_an_authority_outside_it(seeded):
-    at = run(ct_region="E12000005", ct_authority="E06000020")
-    at.selectbox(key="ct_region").set_value("E12000001").run()
+def rows_caption(at) -> str:
+    return next(c.value for c in at.caption if "rows**" in c.value)
+
+
+def test_area_choice_search_kind_switch_and_url(seeded, areas):
+    at = run(ct_level="district")
+    # search by the council's short name: Worcestershire County Council, its six districts
+    at.text_input(key="ct_find").input("Worcestershire").run()
     assert not at.exception
-    assert at.selectbox(key="ct_authority").value == ""
-    assert at.subheader[0].value.endswith(": North East")
-    assert "**12 rows**" in at.caption[0].value
-    assert "whole areas" in at.caption[1].value
+    assert at.radio(key="ct_kind").value == "utla" and at.selectbox(key="ct_area").value == "E10000034"
+    assert at.subheader[0].value.endswith(": Worcestershire County Council")
+    assert "**6 rows**" in rows_caption(at) and any("whole areas" in c.value for c in at.caption)
+    assert dict(at.query_params) in ({"area": ["E10000034"], "level": ["district"]},
+                                     {"area": "E10000034", "level": "district"})
+    # the ICB by its full name, then its table
+    at.text_input(key="ct_find").input("NHS Herefordshire and Worcestershire Integrated Care Board")
+    at.radio(key="ct_level").set_value("lsoa").run()
+    assert at.radio(key="ct_kind").value == "icb" and at.selectbox(key="ct_area").value == "E54000019"
+    n = int((areas.lsoa.icb24_code == "E54000019").sum())
+    assert f"**{n} rows**" in rows_caption(at)
+    # switching the kind: an ICB is no region, so the area goes back to England
+    at.radio(key="ct_kind").set_value("region").run()
+    assert at.selectbox(key="ct_area").value == "E92000001"
+    assert at.subheader[0].value.endswith(": England")
+    # a link opens the same view
+    again = run({"kind": "icb", "area": "E54000019", "level": "icb"})
+    assert again.radio(key="ct_kind").value == "icb" and again.radio(key="ct_level").value == "icb"
+    assert "**1 rows**" in again.caption[0].value
 
 
 def test_levels_types_and_gap_settings(seeded, areas):

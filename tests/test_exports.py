@@ -206,9 +206,9 @@ def test_bytes_for_downloads_equal_the_files(ne, areas, tmp_path):
     assert_frame_equal(E.read_xlsx(tmp_path / "d.xlsx")["district"], t.frame)
     (tmp_path / "d.gpkg").write_bytes(E.to_bytes(t, "gpkg", areas))
     assert_frame_equal(plain(E.read_gpkg(tmp_path / "d.gpkg")["district"].frame), t.frame)
-    assert E.file_name(t, "csv") == "coverage-district-E12000001-1.6km.csv"
-    assert E.file_name(t, "json") == "coverage-district-E12000001-1.6km.metadata.json"
-    assert E.file_name(ne, "xlsx") == "coverage-all-E12000001-1.6km.xlsx"
+    assert E.file_name(t, "csv") == "coverage-district-E12000001-1.6km-under5.csv"
+    assert E.file_name(t, "json") == "coverage-district-E12000001-1.6km-under5.metadata.json"
+    assert E.file_name(ne, "xlsx") == "coverage-all-E12000001-1.6km-under5.xlsx"
 
 
 def test_export_refuses_what_a_format_cannot_hold(ne, tmp_path):

@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.signin import add_steward, signed_in
 from tests.stewards_data import TF1_1AA, gias_cc_csv, gias_cc_row, oruk_page, oruk_service, template_rows
 
 MANAGE = "../views/manage_directory.py"
@@ -29,11 +30,11 @@ def ok(at: AppTest) -> AppTest:
     return at
 
 
-def manage(who: str | None = "Sam Steward") -> AppTest:
-    at = ok(AppTest.from_file(MANAGE, default_timeout=120).run())
+def manage(who: str | None = "sam@steward.example", role: str = "admin", authorities=()) -> AppTest:
+    """The Manage page as a signed-in steward on the list (an admin unless said otherwise)."""
     if who:
-        ok(at.text_input(key="md_who").input(who).run())
-    return at
+        add_steward(who, role, authorities)
+    return ok(signed_in(AppTest.from_file(MANAGE, default_timeout=120), who).run())
 
 
 def upload(at: AppTest, kind: str, name: str, data: bytes, source: str | None = None) -> AppTest:
@@ -143,7 +144,7 @@ def test_oversize_and_malformed_uploads_are_refused_with_a_message(own_directory
 
 
 def test_two_stewards_editing_the_same_service(own_directory):
-    a, b = manage("Steward A"), manage("Steward B")
+    a, b = manage("a@steward.example"), manage("b@steward.example")
     for at in (a, b):
         ok(at.text_input(key="md_find").input("Thomas Coram").run())
         assert at.text_input(key="md_f_name").value == "Thomas Coram Centre"
@@ -207,4 +208,4 @@ def test_check_tab_lists_unverified_and_recent_changes(own_directory):
     assert unverified(at) == before + 1
     recent = [d.value for d in at.dataframe if "change" in getattr(d.value, "columns", [])][0]
     assert recent.change.iloc[0] == "create" and recent.service.iloc[0] == "Old group"
-    assert recent.who.iloc[0].startswith("Sam Steward (Our CSV template: old.csv)")
+    assert recent.who.iloc[0] == "sam@steward.example (Our CSV template: old.csv)"  # the signed-in email

@@ -1,20 +1,25 @@
-"""The directory starts with real services only: DfE GIAS maintained nursery schools."""
+"""The directory starts with real services only: DfE GIAS maintained nursery schools and every open
+children's centre and linked site in the newest GIAS children's centres extract in the raw folder."""
 
 import gzip
+import re
 
 import pandas as pd
 import pytest
 
-from directory.bootstrap import seed
+from directory.bootstrap import newest_centres_file, seed
+from directory.geocode import LocateError, parse_full_postcode
 from directory.ingest.gias import nursery_school_records
 
+CC_SOURCE = "DfE GIAS children's centres"
 
-def test_seed_is_the_378_maintained_nursery_schools(seeded, raw):
+
+def test_seed_has_the_378_maintained_nursery_schools(seeded, raw):
     frame = seeded.service_frame()
+    frame = frame[frame.source == "DfE GIAS"]
     assert len(frame) == 378 and frame.service_id.is_unique
-    assert (frame.source == "DfE GIAS").all()
     assert frame.types.apply(lambda t: t == ["early_education"]).all()
-    assert (frame.last_verified.astype(str) == "2025-05-24").all()
+    assert (frame.last_verified.astype(str) == "2025-05-24").all() and (frame.precision == "building").all()
     with gzip.open(raw / "gias_open_establishments_20250524.csv.gz", "rt") as f:
         gias = pd.read_csv(f, low_memory=False)
     nurseries = gias[gias.establishment_type == "Local authority nursery school"]
@@ -27,9 +32,39 @@ def test_seed_is_the_378_maintained_nursery_schools(seeded, raw):
     assert (got.name == nurseries.establishment_name.str.strip()).all()
 
 
+def test_seed_has_every_open_childrens_centre_of_the_newest_extract(seeded, raw, areas):
+    path = newest_centres_file(raw)
+    # the newest by the date in its name, wherever it sits (the history sub-folder holds older ones)
+    names = sorted(p.name for p in raw.rglob("edubaseallchildrencentre*.csv*"))
+    assert len(names) == 11 and path.name == max(names, key=lambda n: re.search(r"\d{8}", n)[0])
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    open_ = df[df["EstablishmentStatus (name)"].str.startswith("Open")]
+
+    def placeable(pc: str) -> bool:
+        try:
+            p = parse_full_postcode(pc)
+        except LocateError:
+            return False
+        return bool(areas.postcodes.postcode(p) or areas.postcodes.sector(p.sector))
+
+    expected = {u for u, pc in zip(open_.URN, open_.Postcode) if placeable(pc.strip())}
+    frame = seeded.service_frame()
+    cc = frame[frame.source == CC_SOURCE]
+    assert set(cc.source_id) == expected and cc.source_id.is_unique
+    assert len(open_) - len(expected) == 6  # 1 blank postcode, 5 retired postcodes in sectors Code-Point lacks
+    assert set(cc.precision) == {"postcode", "sector"} and (cc.precision == "sector").sum() == 33
+    assert cc.types.apply(lambda t: t == ["childrens_centre"]).all() and cc.pregnancy.all()
+    assert (cc.min_age_months == 0).all() and (cc.max_age_months == 59).all()
+    assert (cc.last_verified.astype(str) == "2026-08-21").all()
+    linked = set(open_.URN[open_["TypeOfEstablishment (name)"] == "Children's centre linked site"])
+    assert cc.part_of.notna().sum() > 600 and set(cc.source_id[cc.part_of.notna()]) <= linked
+    assert len(frame) == 378 + len(expected)
+
+
 def test_seeding_again_adds_nothing(seeded):
+    before = seeded.count()
     assert seed(seeded) == 0
-    assert seeded.count() == 378
+    assert seeded.count() == before
 
 
 def test_official_gias_layout_in_windows_1252(tmp_path):

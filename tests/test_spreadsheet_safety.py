@@ -136,18 +136,18 @@ def test_export_directory_command(hostile, tmp_path, capsys):
 
 def test_family_list_download(hostile, monkeypatch):
     files = {}
-    original = MediaFileManager.add
+    original = MediaFileManager.add_deferred
 
-    def spy(self, path_or_data, mimetype, coordinates, file_name=None, **kw):
-        files[file_name] = path_or_data
-        return original(self, path_or_data, mimetype, coordinates, file_name=file_name, **kw)
+    def spy(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        files[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kw)
 
-    monkeypatch.setattr(MediaFileManager, "add", spy)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     at = AppTest.from_file("../views/find_support.py", default_timeout=120)
     at.query_params["q"] = "TF1 1AA"
     at.run()
     assert not at.exception
-    data = files["family-support-nearby.csv"]
+    data = files["family-support-nearby.csv"]()
     got = pd.read_csv(io.BytesIO(data if isinstance(data, bytes) else data.encode()), dtype=str)
     hostile_names = got[got.source == "Council"]
     assert sorted(hostile_names.name) == sorted("'" + p for p in PAYLOADS[:5])

@@ -80,8 +80,11 @@ def test_family_list_shows_every_field_as_text(hostile_directory):
 
 
 def test_manage_page_tables_and_preview_hold_text(hostile_directory):
-    at = AppTest.from_file("../views/manage_directory.py", default_timeout=120).run()
-    at.text_input(key="md_who").input("Steward <b>").run()
+    from tests.signin import add_steward, signed_in
+
+    add_steward("steward@example.org", "admin", name="Steward <b>")
+    at = signed_in(AppTest.from_file("../views/manage_directory.py", default_timeout=120),
+                   "steward@example.org").run()
     at.text_input(key="md_find").input("name:").run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.text_input(key="md_f_name").value == f"name: {PAYLOAD}"  # a form field: plain text

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from directory import config
+from directory import config, under5
 from directory.sources import catalogue
 
 st.title("About the data")
@@ -40,14 +40,19 @@ Where an OpenStreetMap extract is loaded, walking distances follow its streets a
 nearest each point, within 250 m); elsewhere they stay straight lines, and the pages say which. Walking routes
 © OpenStreetMap contributors (ODbL).
 
-**Under-5s** are ONS mid-2020 estimates for 2011 LSOAs, carried to 2021 LSOAs with the ONS best-fit lookup
-in proportion to Census 2021 children aged 0-15.
+**Under-5s** are {under5.label(under5.source_of(areas.lsoa))}.
 
 **Income-deprived children** are the IoD2025 IDACI numerator; 815 LSOAs have no published value and are
 left blank (never guessed).
 
-**Services** are seeded from the Department for Education's register of local authority maintained nursery
-schools; councils and services add the rest by import.
+**Services** are seeded from the Department for Education's registers (Get Information About Schools): every
+open children's centre and linked site in England, from the newest children's centres extract in the raw folder,
+and the local authority maintained nursery schools; councils and services add the rest by import.
+
+**How precise each location is.** Nursery schools are at their buildings (GIAS's grid references). GIAS publishes
+no coordinates for children's centres, so each one is placed at the centre of its postcode (OS Code-Point Open),
+or, for a postcode no longer in Code-Point, at the middle of its postcode sector (about 1 km); every entry says
+which. The centre managers' names that GIAS lists are never read, stored or shown.
 """
 )
 ui.footer()

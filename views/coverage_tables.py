@@ -6,50 +6,47 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from directory import coverage, exports, taxonomy, text, urlstate
+import ui_areas
+from directory import coverage, exports, gapstate, taxonomy, text, under5, urlstate
 from directory.access import DEFAULT_RADIUS_KM
 
 PREVIEW_ROWS = 20
 LEVEL_LABELS = {
     "lsoa": "Neighbourhoods (LSOA)",
-    "district": "Local authorities",
+    "utla": "Upper-tier authorities",
+    "district": "Districts",
+    "icb": "ICBs",
+    "sicbl": "Sub-ICB locations",
     "region": "Regions",
     "england": "England",
     "service": "Service locations",
 }
-DEMAND_LABELS = {"children_0_15": "All children aged 0-15", "idaci_numerator": "Income-deprived children (IDACI)",
-                 "under5": "Children under 5"}
+DEMAND_LABELS = {"under5": "Children under 5", "children_0_15": "All children aged 0-15",
+                 "idaci_numerator": "Income-deprived children (IDACI)"}
+#: coverage_tables' filter argument for each kind of area
+FILTER_ARG = {"district": "authority", "region": "region", "utla": "utla", "icb": "icb", "sicbl": "sicbl"}
 
 st.title("Coverage tables")
 st.write(
-    "The numbers behind the maps, for analysts: per neighbourhood, per local authority, per region, for England "
+    "The numbers behind the maps, for analysts: per neighbourhood, per upper-tier authority, district, NHS ICB and "
+    "sub-ICB location, per region, for England "
     "and per service location. Choose the area, the types of support and the distance, preview the table, then "
     "download it for Excel, QGIS or R. Every file states its parameters, the data vintages and when it was made."
 )
 
 areas = ui.areas()
 services = ui.services()
-regions = areas.regions.sort_values("region24_name")
-REGION_NAMES = dict(zip(regions.region24_code, regions.region24_name))
-districts = areas.districts.sort_values("ltla24_name")
-DISTRICT_NAMES = dict(zip(districts.ltla24_code, districts.ltla24_name))
+units = areas.units
 
-for key, value in {"ct_region": "", "ct_authority": "", "ct_types": [], "ct_radius": DEFAULT_RADIUS_KM,
-                   "ct_deciles": 2, "ct_demand": "children_0_15", "ct_level": "district"}.items():
+# The URL holds the area (kind and code) and the table, so a link opens the same view.
+start_kind, start_area = gapstate.decode_area(st.query_params, areas.unit_codes())
+start_level = st.query_params.get("level")
+for key, value in {"ct_kind": start_kind, "ct_area": start_area, "ct_types": [], "ct_radius": DEFAULT_RADIUS_KM,
+                   "ct_deciles": 2, "ct_demand": "under5",
+                   "ct_level": start_level if start_level in LEVEL_LABELS else "utla"}.items():
     st.session_state.setdefault(key, value)
 
-c1, c2 = st.columns(2)
-c1.selectbox("Region", [""] + list(REGION_NAMES), key="ct_region",
-             format_func=lambda c: REGION_NAMES.get(c, "All of England"))
-in_region = districts if not st.session_state.ct_region else districts[
-    districts.region24_code == st.session_state.ct_region]
-authority_codes = [""] + in_region.ltla24_code.tolist()
-if st.session_state.ct_authority not in authority_codes:  # the region changed under it
-    st.session_state.ct_authority = ""
-every_authority = "All local authorities" + (
-    f" in {REGION_NAMES[st.session_state.ct_region]}" if st.session_state.ct_region else "")
-c2.selectbox("Local authority", authority_codes, key="ct_authority",
-             format_func=lambda c: DISTRICT_NAMES.get(c, every_authority))
+kind, area = ui_areas.area_picker("ct", units)
 c3, c4 = st.columns(2)
 c3.multiselect("Types of support", [t.code for t in taxonomy.TERMS], key="ct_types", format_func=taxonomy.label,
                placeholder="All types")
@@ -66,9 +63,12 @@ with st.expander("Gap flag and children counted"):
 level = st.radio("Table", list(LEVEL_LABELS), key="ct_level", format_func=LEVEL_LABELS.get, horizontal=True)
 
 ss = st.session_state
+chosen = area != gapstate.ENGLAND
+url = {k: v for k, v in {"kind": kind if kind != "utla" else "", "area": area if chosen else "",
+                         "level": level if level != "utla" else ""}.items() if v}
+st.query_params.from_dict(url)
 params = dict(types=tuple(ss.ct_types), radius_km=float(ss.ct_radius), deciles=tuple(range(1, ss.ct_deciles + 1)),
-              demand=ss.ct_demand, authority=(ss.ct_authority,) if ss.ct_authority else (),
-              region=(ss.ct_region,) if ss.ct_region and not ss.ct_authority else ())
+              demand=ss.ct_demand, filters=((FILTER_ARG[kind], (area,)),) if chosen else ())
 
 
 def fingerprint(df: pd.DataFrame) -> str:
@@ -81,10 +81,9 @@ def fingerprint(df: pd.DataFrame) -> str:
 
 
 @st.cache_data(show_spinner="Computing the coverage tables for England...", max_entries=12)
-def tables_for(_services, _fp, build_dir, types, radius_km, deciles, demand, authority, region):
+def tables_for(_services, _fp, build_dir, types, radius_km, deciles, demand, filters):
     return coverage.coverage_tables(ui.areas(), _services, coverage.LEVELS, types, radius_km, deciles=deciles,
-                                    demand=demand, authority=authority, region=region,
-                                    walking_network=ui.walking_network())
+                                    demand=demand, walking_network=ui.walking_network(), **dict(filters))
 
 
 tables = tables_for(services, fingerprint(services), str(areas.folder), **params)
@@ -93,8 +92,7 @@ meta = table.metadata
 info = meta["tables"][level]
 frame = table.frame
 
-where = (DISTRICT_NAMES[ss.ct_authority] if ss.ct_authority else REGION_NAMES[ss.ct_region] if ss.ct_region
-         else "England")
+where = ui_areas.area_name(units, kind, area)
 types_words = ", ".join(taxonomy.label(t) for t in ss.ct_types) if ss.ct_types else "any type"
 st.subheader(f"{info['title']}: {text.md(where)}")
 st.caption(
@@ -102,16 +100,17 @@ st.caption(
     f"{ss.ct_radius:g} km in a straight line; gap = IMD 2025 deciles 1-{ss.ct_deciles} with none within reach; "
     f"counting {DEMAND_LABELS[ss.ct_demand].lower()}. Made {meta['generated_at']} from "
     f"{meta['services']['locations']:,} service locations."
+    + (f" Under-5s: {under5.label(meta['parameters']['under5_source'])}." if ss.ct_demand == "under5" else "")
 )
-if level in coverage.AREA_LEVELS and (ss.ct_authority or ss.ct_region):
-    st.caption("Area tables list whole areas: the districts of the chosen region, the region holding the chosen "
-               "authority, and England.")
+if level in coverage.AREA_LEVELS and chosen:
+    st.caption("Area tables list whole areas: the districts of a chosen county, the region holding it, the ICBs "
+               "it lies in, and England.")
 for note in meta["notes"]:
     if note.startswith("No service"):
         st.warning(note)
 
-KEY_COLUMNS = {"lsoa": ["lsoa21_code", "lsoa21_name"], "district": ["ltla24_code", "ltla24_name"],
-               "region": ["region24_code", "region24_name"], "england": ["country_name"], "service": ["name"]}
+KEY_COLUMNS = {"lsoa": ["lsoa21_code", "lsoa21_name"], "service": ["name"],
+               **{k: coverage.KEYS[k][:2] for k in coverage.AREA_LEVELS}}
 st.dataframe(frame.head(PREVIEW_ROWS), hide_index=True, width="stretch",
              column_config={c: st.column_config.Column(pinned=True) for c in KEY_COLUMNS[level]})
 if len(frame) > PREVIEW_ROWS:
@@ -137,8 +136,8 @@ row.download_button("CSV metadata (JSON)", lambda: exports.sidecar_bytes(table, 
                    help="Parameters, data vintages, build, time made and a description of every column.")
 row.download_button("Excel (all tables)", make("xlsx", every), file_name=exports.file_name(every, "xlsx"),
                    mime=exports.MIME["xlsx"], icon=":material/grid_on:", key="ct_dl_xlsx", on_click="ignore",
-                   help="One sheet per table (LSOAs, local authorities, regions, England, services) and a metadata "
-                        "sheet.")
+                   help="One sheet per table (LSOAs, upper-tier authorities, districts, ICBs, sub-ICB locations, "
+                        "regions, England, services) and a metadata sheet.")
 row.download_button("GeoJSON", make("geojson", table), file_name=exports.file_name(table, "geojson"),
                    mime=exports.MIME["geojson"], icon=":material/map:", key="ct_dl_geojson", on_click="ignore",
                    help="This table with its boundaries (or service points), WGS84; metadata in a top-level "

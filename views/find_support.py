@@ -158,12 +158,14 @@ with st.expander("Share this search"):
     st.code(share, language=None)
     st.download_button(
         "Download this list (CSV)",
-        text.safe_csv(results.assign(types=results.types.apply(lambda ts: "; ".join(taxonomy.label(t) for t in ts)))[
-            ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_km", "walk_basis", "walk_min",
-             "phone", "email", "url", "last_verified", "source"]
-        ].round({"distance_km": 2, "walk_km": 2, "walk_min": 0})),
+        lambda: text.safe_csv(  # made when asked for (spreadsheet-safe), not on every run
+            results.assign(types=results.types.apply(lambda ts: "; ".join(taxonomy.label(t) for t in ts)))[
+                ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_km", "walk_basis",
+                 "walk_min", "phone", "email", "url", "last_verified", "source"]
+            ].round({"distance_km": 2, "walk_km": 2, "walk_min": 0})),
         file_name="family-support-nearby.csv",
         mime="text/csv",
+        on_click="ignore",
     )
 
 ui.footer()

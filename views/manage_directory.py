@@ -6,12 +6,20 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import config, steward, taxonomy, text
+from directory import config, steward, stewards, taxonomy, text
 from directory.geocode import LocateError, parse_postcode
 from directory.ingest.csv_import import STATUSES, TEMPLATE_COLUMNS, export_csv, record_from_fields, template_csv
 from directory.ingest.oruk import export_json
-from directory.ingest.review import KINDS, ImportRefused, actor_for, commit, default_source, read_file, review
+from directory.ingest.report import MB, megabytes
+from directory.ingest.review import KINDS, ImportRefused, default_source, read_file, review
 from directory.store import NotFound, StaleEdit
+from views import manage_quality
+
+account = ui.account()
+if account is None:  # not a signed-in steward: nothing here (the page is not in their navigation either)
+    st.title("Manage directory")
+    st.info("This page is for directory stewards: sign in on the Steward sign-in page.")
+    st.stop()
 
 st.title("Manage directory")
 st.write(
@@ -21,14 +29,13 @@ st.write(
 
 areas = ui.areas()
 directory = ui.directory()
+guard = stewards.Guard(account, directory, areas)
 state = st.session_state
 for key, value in {"md_upload_n": 0, "md_flash": None, "md_loaded": None, "md_version": None}.items():
     state.setdefault(key, value)
 
-who = st.text_input("Your name (recorded with every change)", key="md_who",
-                    placeholder="e.g. Sam Patel, Family Information Service").strip()
-if not who:
-    st.info("Type your name to make changes: the directory records who changed what.")
+st.caption(f"Signed in as {text.md(account.name)} ({text.md(account.email)}), {account.role}. You may change "
+           f"{text.md(account.scope_text(guard.names))}. Every change records your email.")
 if state.md_flash:
     st.success(state.md_flash)
     state.md_flash = None
@@ -41,8 +48,11 @@ def changed(message: str) -> None:
     st.rerun()
 
 
-tab_import, tab_edit, tab_check, tab_export, tab_terms = st.tabs(
-    ["Import a list", "Add or edit a service", "Check and undo", "Export", "Taxonomy mapping"])
+tab_names = ["Import a list", "Add or edit a service", "Check and undo", "Export", "Taxonomy mapping",
+             "Record quality", "Imports", "Duplicates"]
+manage_quality.before_tabs(state)
+tabs = st.tabs(tab_names + (["Stewards"] if account.is_admin else []), key="md_tab", on_change="rerun")
+tab_import, tab_edit, tab_check, tab_export, tab_terms, tab_quality, tab_imports, tab_dups = tabs[:8]
 
 # ---------------------------------------------------------------- import
 with tab_import:
@@ -56,14 +66,28 @@ with tab_import:
         help="Use the same name every time you load this publisher's list: re-importing then updates services "
              "instead of adding them twice.",
     ).strip()
-    limit_mb = config.upload_limit_bytes() / 1024 / 1024
-    upload = st.file_uploader(f"File (CSV or JSON, up to {limit_mb:g} MB)", type=["csv", "json"],
+    limit_mb = config.upload_limit_bytes() / MB
+    upload = st.file_uploader(f"File (CSV or JSON, up to {megabytes(config.upload_limit_bytes())} and "
+                              f"{config.upload_max_rows():,} rows)", type=["csv", "json"],
                               key=f"md_upload_{state.md_upload_n}", max_upload_size=max(1, math.ceil(limit_mb)))
+    links_upload = None
+    if kind == "gias-cc":
+        links_upload = st.file_uploader(
+            "GIAS links file (optional: links_edubaseallchildrencentreYYYYMMDD.csv, says which centre each linked "
+            "site belongs to)", type=["csv"], key=f"md_links_{state.md_upload_n}",
+            max_upload_size=max(1, math.ceil(limit_mb)))
     if upload is not None and not source:
         st.warning("Say who published this list (the source) to check the file.")
     elif upload is not None:
-        report = read_file(kind, upload.getvalue(), source, areas.postcodes, directory, upload.name)
-        rv = review(report, directory)
+        with st.status(f"Checking {text.md(upload.name)}...", expanded=False) as checking:
+            st.write("Reading the file and validating every row")
+            report = read_file(kind, upload.getvalue(), source, areas.postcodes, directory, upload.name,
+                               links=links_upload.getvalue() if links_upload is not None else None,
+                               max_rows=config.upload_max_rows())
+            st.write(f"Comparing {steward.plural(len(report.records), 'record')} with the directory")
+            rv = review(report, directory)
+            guard.restrict(rv)  # records outside this steward's scope become errors naming their row
+            checking.update(label=f"Checked {text.md(upload.name)}", state="complete")
         counts = rv.counts
         state.md_unmapped = steward.unmapped_rows(report)
         st.subheader("Validation report")
@@ -73,7 +97,20 @@ with tab_import:
         for col, label in zip(cols, ["new", "updated", "unchanged", "rejected", "warnings"]):
             col.metric(label.capitalize(), counts[label])
         for note in report.notes:
-            st.info(note)
+            st.info(text.md(note))
+        if rv.sync is not None:
+            sc = rv.sync.counts
+            st.write(f"**Sync review** against the stored {text.md(rv.sync.source)}: what changes when you commit")
+            for col, (label, key) in zip(st.columns(6), [("New", "new"), ("Changed", "changed"),
+                                                         ("No longer listed", "no_longer_listed"),
+                                                         ("Reappeared", "reappeared"), ("Listed as closed", "closed"),
+                                                         ("Can't be placed", "unplaceable")]):
+                col.metric(label, sc[key])
+            if rv.sync.rows():
+                st.dataframe(rv.sync.rows(), hide_index=True, width="stretch")
+            st.caption(f"{sc['unchanged']:,} centres are unchanged (their last-verified date moves to this "
+                       "version). Centres no longer listed are marked closed with this version's date and kept, "
+                       "never deleted.")
         if rv.sources and set(rv.sources) != {source}:
             st.warning("This file writes records of these sources: "
                        + ", ".join(f"{text.md(k)} ({v})" for k, v in rv.sources.items()))
@@ -96,11 +133,13 @@ with tab_import:
         reason = rv.refusal(skip)
         go, cancel = st.columns(2)
         if go.button(f"Commit: write {steward.plural(rv.to_write, 'service')}", type="primary",
-                     key="md_commit",
-                     disabled=bool(reason) or not who):
+                     key="md_commit", disabled=bool(reason)):
             try:
-                done = commit(rv, directory, actor_for(who, kind, upload.name), skip_rejected=skip)
-            except ImportRefused as e:
+                bar = st.progress(0.0, text=f"Writing {steward.plural(rv.to_write, 'service')}...")
+                done = guard.commit(rv, kind, upload.name, skip_rejected=skip,
+                                    progress=lambda f: bar.progress(f, text=f"Writing: {f:.0%}"))
+                bar.empty()
+            except (ImportRefused, stewards.OutOfScope) as e:
                 st.error(text.md(str(e)))
             else:
                 state.md_upload_n += 1
@@ -156,6 +195,8 @@ with tab_edit:
         editing, pick = None, "__new__"
     if pick != state.md_loaded:
         load_form(editing)
+    if editing and (outside := guard.refusal_for(editing.id)):
+        st.warning(text.md(outside))
     if editing and len(editing.record.places) > 1:
         st.caption(f"This service is at {len(editing.record.places)} places: the form edits the first; the others "
                    "are kept.")
@@ -193,7 +234,7 @@ with tab_edit:
         c2.text_input("Capacity (places or sessions)", key="md_f_capacity")
         b1, b2 = st.columns(2)
         look = b1.form_submit_button("Look up the postcode and show it on the map")
-        save = b2.form_submit_button("Save", type="primary", disabled=not who)
+        save = b2.form_submit_button("Save", type="primary")
 
     fields = form_values()
     if look:
@@ -220,9 +261,11 @@ with tab_edit:
             if editing and len(editing.record.places) > 1:
                 record.places = record.places + editing.record.places[1:]
             try:
-                saved = directory.save(record, who, editing.id if editing else None, state.md_version)
+                saved = guard.save(record, editing.id if editing else None, state.md_version)
             except StaleEdit as e:
                 st.error(str(e))
+            except stewards.OutOfScope as e:
+                st.error(text.md(str(e)))
             except (NotFound, ValueError) as e:
                 st.error(text.md(str(e)))
             else:
@@ -241,28 +284,33 @@ with tab_edit:
                                                                          "service as it is stored now."):
             state.md_loaded = None
             st.rerun()
-        if c1.button("Mark as verified today", key="md_verify", disabled=not who):
-            directory.mark_verified([editing.id], who)
-            state.md_loaded = None
-            changed(f"{text.md(editing.record.name)}: verified today.")
-        if c2.button("Undo the last change", key="md_undo_one", disabled=not who):
+        if c1.button("Mark as verified today", key="md_verify"):
             try:
-                what = directory.undo(editing.id, who)
-            except (NotFound, StaleEdit, ValueError) as e:
+                guard.mark_verified([editing.id])
+            except (stewards.OutOfScope, NotFound, StaleEdit) as e:
+                st.error(text.md(str(e)))
+            else:
+                state.md_loaded = None
+                changed(f"{text.md(editing.record.name)}: verified today.")
+        if c2.button("Undo the last change", key="md_undo_one"):
+            try:
+                what = guard.undo(editing.id)
+            except (NotFound, StaleEdit, ValueError, stewards.OutOfScope) as e:
                 st.error(text.md(str(e)))
             else:
                 state.md_loaded = None
                 changed(f"Undid the last change ({what}) of {text.md(editing.record.name)}.")
-        if c3.button("Remove this service", key="md_remove", disabled=not who):
+        if c3.button("Remove this service", key="md_remove"):
             try:
-                directory.delete(editing.id, who, state.md_version)
-            except (NotFound, StaleEdit) as e:
+                guard.delete(editing.id, state.md_version)
+            except (NotFound, StaleEdit, stewards.OutOfScope) as e:
                 st.error(text.md(str(e)))
             else:
                 state.md_pending = {"md_pick": "__new__"}
                 changed(f"Removed {text.md(editing.record.name)} (undo it from Check and undo).")
         with st.expander("History of this service"):
             st.dataframe(steward.history_rows(directory, editing.id), hide_index=True, width="stretch")
+        manage_quality.record_badge(state, editing.id)
 
 # ---------------------------------------------------------------- check and undo
 with tab_check:
@@ -273,9 +321,13 @@ with tab_check:
         names = {r["id"]: f"{r['name']} ({r['source']})" for r in stale}
         chosen = st.multiselect("Checked with the service just now", list(names), format_func=names.get,
                                 key="md_verify_many")
-        if st.button("Mark these as verified today", disabled=not (who and chosen), key="md_verify_many_go"):
-            n = directory.mark_verified(chosen, who)
-            changed(f"{n} services marked as verified today.")
+        if st.button("Mark these as verified today", disabled=not chosen, key="md_verify_many_go"):
+            try:
+                n = guard.mark_verified(chosen)
+            except (stewards.OutOfScope, NotFound, StaleEdit) as e:
+                st.error(text.md(str(e)))
+            else:
+                changed(f"{n} services marked as verified today.")
     else:
         st.write("Every active service has been verified in the last year.")
     st.subheader("Recent changes")
@@ -286,10 +338,10 @@ with tab_check:
     if undoable:
         target = st.selectbox("Undo the last change of", list(undoable)[::-1], format_func=undoable.get,
                               key="md_undo_pick")
-        if st.button("Undo", disabled=not who, key="md_undo"):
+        if st.button("Undo", key="md_undo"):
             try:
-                what = directory.undo(target, who)
-            except (NotFound, StaleEdit, ValueError) as e:
+                what = guard.undo(target)
+            except (NotFound, StaleEdit, ValueError, stewards.OutOfScope) as e:
                 st.error(text.md(str(e)))
             else:
                 state.md_loaded = None
@@ -320,13 +372,38 @@ with tab_terms:
         column_config={"code": st.column_config.SelectboxColumn(
             "our type", options=[t.code for t in taxonomy.TERMS] + [taxonomy.IGNORE])},
     )
-    if st.button("Save the mapping", disabled=not who, key="md_terms_save"):
+    if not account.is_admin:
+        st.caption("Only admins change the mapping: ask one to add a term.")
+    if st.button("Save the mapping", disabled=not account.is_admin, key="md_terms_save"):
         try:
-            n = directory.save_mappings(list(edited), who)
-        except ValueError as e:
+            n = guard.save_mappings(list(edited))
+        except (ValueError, stewards.OutOfScope) as e:
             st.error(text.md(str(e)))
         else:
             state.md_unmapped = []
             changed(f"Mapping saved ({n} rows added, changed or removed). Upload the file again to use it.")
+
+# ---------------------------------------------------------------- quality, imports, duplicates
+
+
+def in_scope(records):
+    """Which quality records this steward may change (by source, or the authority of the record's place)."""
+    return [stewards.may_change(account, src, {utla if isinstance(utla, str) else None}, guard.names) is None
+            for src, utla in zip(records.source, records.utla_code)]
+
+
+with tab_quality:
+    manage_quality.quality_tab(state, scope=in_scope)
+with tab_imports:
+    manage_quality.imports_tab(state, directory, guard.actor, changed,
+                               refusal=lambda recs: next((r for r in guard.refusals(recs) if r), None))
+with tab_dups:
+    manage_quality.duplicates_tab(state, directory, guard.actor, changed, scope=in_scope)
+
+if account.is_admin:
+    with tabs[8]:
+        from views import manage_stewards
+
+        manage_stewards.show(account, directory, areas, guard.names)
 
 ui.footer()

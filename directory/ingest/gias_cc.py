@@ -224,6 +224,15 @@ def links_name(path: Path | str) -> str:
     return "links_" + (p[:-3] if p.lower().endswith(".gz") else p)
 
 
+def links_beside(path: Path | str) -> Path | None:
+    """GIAS's links file for an extract, when it sits beside it (plain or .gz), else None."""
+    path = Path(path)
+    for name in (links_name(path), links_name(path) + ".gz", links_name(path).removesuffix(".csv") + ".csv"):
+        if (path.parent / name).is_file():
+            return path.parent / name
+    return None
+
+
 def read_links_bytes(data: bytes) -> pd.DataFrame:
     """GIAS's links between children's centres: urn, link_urn, link_name, link_type, link_established."""
     text, _ = decode(maybe_gunzip(data))
@@ -255,3 +264,227 @@ def parents(links: pd.DataFrame, versions: pd.DataFrame) -> dict[str, tuple[str,
         if isinstance(centre, str) and urn not in out:
             out[urn] = (link_urn, centre)
     return out
+
+
+# ---------------------------------------------------------------- directory records
+
+CHILDRENS_CENTRES_SOURCE = "DfE GIAS children's centres"
+DESCRIPTIONS = {
+    "centre": "Children's centre registered with the Department for Education (Get Information About Schools): "
+              "support for families from pregnancy until children start school.",
+    "linked_site": "Linked site of a children's centre registered with the Department for Education (Get "
+                   "Information About Schools): some of the centre's services are offered here.",
+}
+#: Children's centres are for families from pregnancy until a child turns five.
+AGES = {"pregnancy": True, "min_age_months": 0, "max_age_months": 59}
+PRECISION_NOTE = {
+    "postcode": "placed at the centre of its postcode (GIAS publishes no coordinates)",
+    "sector": "placed at the middle of its postcode sector (about 1 km)",
+}
+
+
+@dataclass(frozen=True)
+class Placed:
+    lat: float
+    lon: float
+    precision: str  # "building", "postcode" or "sector"
+    postcode: str | None  # as displayed ("CB23 8DY"), or as written when it is not a postcode
+    warning: str | None = None
+
+
+class Unplaceable(ValueError):
+    """No point for a centre: the reason says why (listed in the report by URN and name)."""
+
+
+def _parsed(postcode: str | None):
+    from ..geocode import LocateError, parse_full_postcode
+
+    try:
+        return parse_full_postcode(postcode) if postcode else None
+    except LocateError:
+        return None
+
+
+def place_of(postcode: str | None, easting: float, northing: float, postcodes,
+             known: dict[str, tuple] | None = None, parsed: dict | None = None) -> Placed:
+    """Where a centre goes on the map: its Easting/Northing when a file has them (the building),
+    else its postcode's centre in the loaded postcode sources, else the middle of its postcode
+    sector (about a kilometre), else Unplaceable. `known`: `postcodes.postcodes(...)` already
+    looked up for a whole file (compact postcode -> row)."""
+    import math
+
+    from ..geocode import postcode_latlon
+    from .gias import TO_WGS84
+
+    pc = parsed[postcode] if parsed is not None and postcode in parsed else _parsed(postcode)
+    shown = pc.display if pc else postcode
+    if not (math.isnan(easting) or math.isnan(northing)) and 0 < easting <= 700_000 and 0 < northing <= 1_300_000:
+        lon, lat = TO_WGS84.transform(easting, northing)
+        return Placed(lat, lon, "building", shown)
+    if not postcode:
+        raise Unplaceable("No postcode (and no coordinates): the centre can't be placed on the map.")
+    if pc is None:
+        raise Unplaceable(f"“{postcode}” is not a full postcode: the centre can't be placed on the map.")
+    if known is not None:
+        hit = known.get(pc.compact)
+        point = (hit[4], hit[3]) if hit else None
+    else:
+        point = postcode_latlon(postcodes, pc)
+    if point is not None:
+        return Placed(point[0], point[1], "postcode", shown)
+    sector = postcodes.sector(pc.sector) if postcodes is not None else None
+    if sector is not None:
+        label = f"{pc.outward} {pc.sector[-1]}"
+        return Placed(sector[4], sector[3], "sector", shown,
+                      f"Postcode {pc.display} is in none of the loaded postcode sources (retired or new?): placed "
+                      f"at the middle of its postcode sector {label} (about 1 km); families are told so.")
+    raise Unplaceable(f"Postcode {pc.display} and its sector are in none of the loaded postcode sources: the centre "
+                      "can't be placed on the map.")
+
+
+def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = None,
+                           limit_bytes: int | None = None, source: str = CHILDRENS_CENTRES_SOURCE,
+                           links: bytes | None = None):
+    """The open children's centres and linked sites of a GIAS extract (any layout), with a report.
+
+    Each centre is placed at its postcode (precision "postcode"), or at its postcode sector
+    when no loaded source knows the postcode ("sector", a warning), or not at all (listed in
+    `report.unplaceable` by URN and name, not imported). Closed and proposed centres are
+    skipped and counted. `links`: GIAS's links file, which says which centre each linked site
+    belongs to. The file is a full register: `report.listed` (every URN in it) lets the review
+    find the stored centres it no longer lists.
+    """
+    from ..text import safe_url
+    from .report import ERROR, WARNING, Problem, Report, too_big
+    from ..store import Place, ServiceRecord
+
+    report = Report()
+    big = too_big(data, limit_bytes)
+    if big:
+        report.problems.append(big)
+        return report
+    try:
+        df = read_version_bytes(data, filename, limit_bytes)
+    except LayoutError as e:
+        report.problems.append(Problem(1, "header", str(e)))
+        return report
+    version = df.attrs["extract_date"]
+    report.rows = len(df)
+    report.listed = {u for u in df.urn.dropna()}
+    report.version_date = version
+    report.notes.append(f"GIAS children's centres extract{f' of {version:%d %B %Y}' if version else ''}: "
+                        f"{df.attrs['layout']} layout ({'Windows-1252' if df.attrs['encoding'] == 'cp1252' else 'UTF-8'}"
+                        f"), {len(df):,} rows.")
+    if version is None:
+        report.notes.append("The file name has no date (GIAS names its files edubaseallchildrencentreYYYYMMDD.csv): "
+                            "records get no last-verified date, and centres no longer listed are dated today.")
+    linked_to: dict[str, tuple[str, str]] = {}
+    if links is not None:
+        try:
+            linked_to = parents(read_links_bytes(links), df)
+        except (LayoutError, ValueError, pd.errors.ParserError) as e:
+            report.problems.append(Problem(0, "links", f"The links file can't be read: {e}", WARNING))
+    n_linked = int((df.kind == "linked_site").sum())
+    report.links_known = links is not None
+    if n_linked and links is None:
+        report.notes.append("No links file (links_edubaseallchildrencentreYYYYMMDD.csv): linked sites won't say "
+                            "which centre they belong to (stored links are kept).")
+    skipped_status: dict[str, int] = {}
+    by_precision: dict[str, int] = {}
+    parsed = {p: _parsed(p) for p in set(df.postcode.dropna())}
+    known = postcodes.postcodes([pc for pc in parsed.values() if pc]) if postcodes is not None else {}
+    plain = df.astype(object).where(df.notna(), None)  # plain Python values: much faster to walk than Arrow's
+    for n, row in zip(range(2, len(df) + 2), plain.itertuples(index=False)):
+        def bad(fieldname, message, severity=ERROR, n=n):
+            report.problems.append(Problem(n, fieldname, message, severity))
+
+        urn = row.urn if isinstance(row.urn, str) else ""
+        name = row.name if isinstance(row.name, str) else ""
+        if row.kind is None:
+            bad("TypeOfEstablishment (name)", f"Unknown type “{row.type_name if isinstance(row.type_name, str) else ''}"
+                                              "”: this import takes children's centres and linked sites only.")
+            continue
+        status = row.status if isinstance(row.status, str) else ""
+        if not status.casefold().startswith("open"):
+            skipped_status[status or "(blank)"] = skipped_status.get(status or "(blank)", 0) + 1
+            report.skipped += 1
+            if urn:
+                report.closed.append((source, urn, n, status or "(blank)"))
+            continue
+        if not urn.isdigit():
+            bad("URN", f"“{urn}” is not a URN (a number)." if urn else "Missing URN.")
+        if not name:
+            bad("EstablishmentName", "Missing name.")
+        if not urn.isdigit() or not name:
+            continue
+        postcode = row.postcode if isinstance(row.postcode, str) else None
+        try:
+            at = place_of(postcode, float("nan") if row.easting is None else row.easting,
+                          float("nan") if row.northing is None else row.northing, postcodes, known, parsed)
+        except Unplaceable as e:
+            report.unplaceable.append((n, urn, name, str(e)))
+            continue
+        if at.warning:
+            bad("Postcode", at.warning, WARNING)
+        by_precision[at.precision] = by_precision.get(at.precision, 0) + 1
+        website = row.website if isinstance(row.website, str) else None
+        url = safe_url(website)
+        if website and not url:
+            bad("SchoolWebsite", f"“{website}” is not a web address (http or https): left out.", WARNING)
+        address = ", ".join(p for p in (row.street, row.locality, row.address3) if isinstance(p, str)) or None
+        parent = linked_to.get(urn) if row.kind == "linked_site" else None
+        report.add(ServiceRecord(
+            source=source,
+            source_id=urn,
+            name=name,
+            types=["childrens_centre"],
+            places=[Place(latitude=round(float(at.lat), 6), longitude=round(float(at.lon), 6), name=name,
+                          address=address, town=row.town if isinstance(row.town, str) else None,
+                          postcode=at.postcode, precision=at.precision)],
+            organization=row.la_name if isinstance(row.la_name, str) else None,
+            description=DESCRIPTIONS[row.kind],
+            url=url,
+            phone=row.phone if isinstance(row.phone, str) else None,
+            last_verified=version,
+            part_of_id=parent[0] if parent else None,
+            part_of_name=parent[1] if parent else None,
+            **AGES,
+        ), n)
+    if skipped_status:
+        report.notes.append("Skipped (not open): " + ", ".join(f"{k} {v}" for k, v in sorted(skipped_status.items()))
+                            + ".")
+    if by_precision:
+        report.notes.append("Placed: " + ", ".join(f"{by_precision[k]:,} at their {w}" for k, w in
+                                                    (("building", "grid reference"), ("postcode", "postcode's centre"),
+                                                     ("sector", "postcode sector (about 1 km)"))
+                                                    if by_precision.get(k)) + ".")
+    if report.unplaceable:
+        report.notes.append(f"{len(report.unplaceable)} open centre(s) can't be placed on the map and are not "
+                            "imported: " + "; ".join(f"URN {u} {nm} ({why})" for _, u, nm, why in report.unplaceable))
+    _check_duplicates(report)
+    return report
+
+
+def _check_duplicates(report) -> None:
+    """A URN twice in the file is an error (the second is rejected). The same name and postcode
+    under two URNs is how GIAS lists some sites (a centre and its linked site, or a site
+    registered twice): both are imported, with a warning for the steward."""
+    from .report import WARNING, Problem
+
+    first_urn: dict[str, int] = {}
+    first_place: dict[tuple[str, str], tuple[int, str]] = {}
+    keep, rows = [], []
+    for rec, n in zip(report.records, report.record_rows):
+        if rec.source_id in first_urn:
+            report.problems.append(Problem(n, "URN", f"Duplicate of row {first_urn[rec.source_id]} (same URN)."))
+            continue
+        first_urn[rec.source_id] = n
+        key = (" ".join(rec.name.casefold().split()), (rec.places[0].postcode or "").replace(" ", ""))
+        if key[1] and key in first_place:
+            row, urn = first_place[key]
+            report.problems.append(Problem(n, "EstablishmentName", f"Same name and postcode as URN {urn} (row {row}): "
+                                                                   "GIAS lists both; both are imported.", WARNING))
+        first_place.setdefault(key, (n, rec.source_id))
+        keep.append(rec)
+        rows.append(n)
+    report.records, report.record_rows = keep, rows

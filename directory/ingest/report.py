@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 
 from .. import config
 from ..text import describe_controls, strip_controls
@@ -46,6 +47,12 @@ class Report:
     unmapped_terms: Counter = field(default_factory=Counter)  # (vocabulary, term) -> services
     closed: list[tuple[str, str, int, str]] = field(default_factory=list)  # (source, id, row, status) the file
     # lists as closed: review() marks them defunct if they are stored and active
+    unplaceable: list[tuple[int, str, str, str]] = field(default_factory=list)  # (row, id, name, why): open
+    # services the file lists that can't be put on the map (not imported, never silently dropped)
+    listed: set[str] | None = None  # a full register (GIAS): every id it lists, any status; the review
+    # marks stored services of the source it no longer lists as closed
+    version_date: date | None = None  # the register's date (from its file name)
+    links_known: bool = True  # False: the file came without the links that say what each site is part of
 
     def add(self, record: ServiceRecord, row: int) -> None:
         self.records.append(record)
@@ -79,16 +86,57 @@ class Report:
         return 0
 
 
+MB = 1024 * 1024  # one unit for every size the app states (FSM_UPLOAD_LIMIT_MB counts these too)
+
+
+def megabytes(n: int) -> str:
+    """'6.2 MB', '20 MB', '0.01 MB': enough digits to tell a size from the limit it is compared with."""
+    v = n / MB
+    for digits in (0, 1, 2, 3):
+        text = f"{v:.{digits}f}"
+        if abs(float(text) - v) < 0.01 * max(v, 0.001) or digits == 3:
+            return f"{float(text):g} MB"
+    return f"{v:g} MB"
+
+
 def too_big(data: bytes, limit_bytes: int | None = None) -> Problem | None:
     limit = config.upload_limit_bytes() if limit_bytes is None else limit_bytes
     if len(data) > limit:
-        return Problem(0, "file", f"The file is {len(data) / 1e6:.1f} MB; the limit is {limit / 1e6:.0f} MB "
+        size = megabytes(len(data))
+        if size == megabytes(limit):
+            size = f"{len(data) / MB:.3f} MB"
+        return Problem(0, "file", f"The file is {size}; the limit is {megabytes(limit)} "
                                   "(FSM_UPLOAD_LIMIT_MB). Split it into smaller files.")
+    return None
+
+
+#: Byte-order marks of encodings we don't read as text (Excel's "Unicode Text" is UTF-16).
+_BOMS = {b"\xff\xfe\x00\x00": "UTF-32", b"\x00\x00\xfe\xff": "UTF-32", b"\xff\xfe": "UTF-16",
+         b"\xfe\xff": "UTF-16"}
+
+
+def wide_encoding(data: bytes) -> str | None:
+    """'UTF-16' or 'UTF-32' when the file is in one of them (by its byte-order mark, or by the zero
+    bytes every other byte of ASCII text has in UTF-16), else None."""
+    for bom, name in _BOMS.items():
+        if data.startswith(bom):
+            return name
+    head = data[:4000]
+    if len(head) >= 8 and head.count(0) * 3 > len(head):
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        if max(even, odd) * 4 > len(head):  # zeros in one of the two byte positions: UTF-16
+            return "UTF-16"
     return None
 
 
 def decode(data: bytes) -> tuple[str, str]:
     """Text of an uploaded file: UTF-8 (with or without BOM), else Windows-1252 (Excel's default)."""
+    wide = wide_encoding(data)
+    if wide:
+        raise ValueError(
+            f"The file is {wide} text (what Excel calls “Unicode Text”), which this import does not read. In "
+            "Excel choose File > Save As > “CSV UTF-8 (Comma delimited)” (or export the feed as UTF-8) and "
+            "upload that file.")
     try:
         return data.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError:
@@ -183,3 +231,44 @@ def clean_json(value, row: int, report: Report, path: str = ""):
             out[key] = clean_json(v, row, report, f"{path}.{key}" if path else str(key))
         return out
     return value
+
+
+def count_rows(kind: str, data: bytes) -> int | None:
+    """How many records (CSV rows below the header, or JSON services) a file holds, cheaply, before
+    it is validated; None if that can't be told (the importer then reports why)."""
+    import csv
+    import io
+    import json
+
+    try:
+        content = decode(data)[0]
+    except ValueError:
+        return None
+    if kind == "oruk":
+        try:
+            doc = json.loads(content)
+        except (ValueError, RecursionError):
+            return None
+        if isinstance(doc, list):
+            return len(doc)
+        if isinstance(doc, dict):
+            for key in ("contents", "content"):
+                if isinstance(doc.get(key), list):
+                    return len(doc[key])
+            return 1
+        return None
+    try:
+        n = sum(1 for values in csv.reader(io.StringIO(content, newline="")) if any(v.strip() for v in values))
+    except csv.Error:
+        return None
+    return max(0, n - 1)
+
+
+def too_many_rows(kind: str, data: bytes, max_rows: int) -> Problem | None:
+    n = count_rows(kind, data)
+    if n is not None and n > max_rows:
+        unit = "services" if kind == "oruk" else "rows"
+        return Problem(0, "file", f"The file holds {n:,} {unit}; an upload in the browser takes at most "
+                                  f"{max_rows:,} (FSM_UPLOAD_MAX_ROWS). Split it into smaller files, or import it "
+                                  "with the command line (python -m directory import).")
+    return None

@@ -16,6 +16,7 @@ from pathlib import Path
 from ..geocode import PostcodeIndex
 from ..store import Directory, ServiceRecord, WriteSummary, too_long
 from .report import ERROR, WARNING, Problem, Report
+from .sync import SyncReview, register_source, retire_unlisted, sync_review
 
 KINDS = {
     "csv": "Our CSV template",
@@ -29,8 +30,17 @@ class ImportRefused(Exception):
 
 
 def read_file(kind: str, data: bytes, source: str, postcodes: PostcodeIndex | None, directory: Directory | None,
-              filename: str | None = None, limit_bytes: int | None = None) -> Report:
-    """The importer's report for an uploaded file of `kind` (a key of KINDS)."""
+              filename: str | None = None, limit_bytes: int | None = None, links: bytes | None = None,
+              max_rows: int | None = None) -> Report:
+    """The importer's report for an uploaded file of `kind` (a key of KINDS); `links`: GIAS's
+    links file beside a children's centres extract. With `max_rows` (browser uploads), a file
+    holding more records is refused before it is validated."""
+    if max_rows is not None and kind in KINDS:
+        from .report import too_big, too_many_rows
+
+        refused = too_big(data, limit_bytes) or too_many_rows(kind, data, max_rows)
+        if refused:
+            return Report(problems=[refused], unit="service" if kind == "oruk" else "row")
     if kind == "csv":
         from .csv_import import read_services_csv
 
@@ -43,7 +53,8 @@ def read_file(kind: str, data: bytes, source: str, postcodes: PostcodeIndex | No
     if kind == "gias-cc":
         from .gias import CHILDRENS_CENTRES_SOURCE, read_childrens_centres
 
-        return read_childrens_centres(data, postcodes, filename, limit_bytes, source or CHILDRENS_CENTRES_SOURCE)
+        return read_childrens_centres(data, postcodes, filename, limit_bytes, source or CHILDRENS_CENTRES_SOURCE,
+                                      links)
     raise ValueError(f"unknown import kind {kind!r}: use one of {', '.join(KINDS)}")
 
 
@@ -59,6 +70,7 @@ def default_source(kind: str, filename: str | None = None) -> str:
 class Review:
     report: Report
     states: dict[tuple[str, str], str] = field(default_factory=dict)
+    sync: "SyncReview | None" = None  # a register's re-import (GIAS): new, changed, no longer listed...
 
     @property
     def records(self) -> list[ServiceRecord]:
@@ -85,6 +97,11 @@ class Review:
         rep = self.report
         if rep.file_error or (not rep.records and rep.errors and all(p.row == 0 for p in rep.errors)):
             return "The file can't be imported: " + " ".join(p.message for p in rep.errors if p.row <= 1)
+        if rep.errors and not rep.records:
+            n = len(rep.rejected_rows)
+            every = f"the {rep.unit}" if n == 1 else f"all {n} {rep.unit}s"
+            return (f"Nothing to write: {every} {'was' if n == 1 else 'were'} rejected (see the problems). Fix "
+                    "them and upload again.")
         if rep.errors and not skip_rejected:
             n = len(rep.rejected_rows)
             return (f"{n} {rep.unit}{'s' if n != 1 else ''} have problems. Fix them and upload again, or choose to "
@@ -96,7 +113,8 @@ class Review:
 
 def review(report: Report, directory: Directory) -> Review:
     """Check the report's records against the directory and classify them (nothing is written)."""
-    dups = directory.find_duplicates(report.records)
+    register = report.listed is not None  # a full register (GIAS): a re-import is a sync
+    dups = directory.find_duplicates(report.records, same_source_warns=register)
     for i, rec in enumerate(report.records):
         for fieldname, message in too_long(rec):
             dups.setdefault(i, []).append((fieldname, message, ERROR))
@@ -112,8 +130,11 @@ def review(report: Report, directory: Directory) -> Review:
             rows.append(n)
         report.records, report.record_rows = keep, rows
     _retire_closed(report, directory)
+    source = register_source(report) if register else None
+    stored = retire_unlisted(report, directory, source) if source else {}
     report.problems.sort(key=lambda p: (p.row, p.severity != ERROR))
-    return Review(report, directory.classify(report.records))
+    return Review(report, directory.classify(report.records),
+                  sync_review(report, stored, source) if source else None)
 
 
 def _retire_closed(report: Report, directory: Directory) -> None:
@@ -121,21 +142,29 @@ def _retire_closed(report: Report, directory: Directory) -> None:
     for source, source_id, n, status in report.closed:
         stored = directory.find(source, source_id)
         if stored is not None and stored.record.status == "active":
-            report.add(dataclasses.replace(stored.record, status="defunct"), n)
+            report.add(dataclasses.replace(stored.record, status="defunct", closed_on=report.version_date), n)
             report.problems.append(Problem(n, "EstablishmentStatus (name)", f"“{stored.record.name}” is now "
                                            f"“{status}”: it will be marked defunct (hidden from families).",
                                            WARNING))
 
 
 def commit(rv: Review, directory: Directory, actor: str, skip_rejected: bool = False,
-           fail_after: int | None = None) -> WriteSummary:
-    """Write the reviewed records in one transaction: all of them or, on any failure, none."""
+           fail_after: int | None = None, progress=None, *, source: str | None = None, kind: str | None = None,
+           file_name: str | None = None, steward: str | None = None) -> WriteSummary:
+    """Write the reviewed records in one transaction: all of them or, on any failure, none.
+    The write is recorded as one import batch (source, kind, file name, steward), which
+    `batches.undo_import` can undo in one step."""
     if not actor or not actor.strip():
         raise ImportRefused("Say who you are: every change records who made it.")
     reason = rv.refusal(skip_rejected)
     if reason:
         raise ImportRefused(reason)
-    return directory.upsert(rv.records, actor=actor.strip(), fail_after=fail_after)
+    if source is None:
+        common = rv.sources.most_common(1)
+        source = common[0][0] if common else None
+    batch = {"source": source, "kind": kind, "file_name": Path(file_name).name if file_name else None,
+             "steward": (steward or actor).strip()}
+    return directory.upsert(rv.records, actor=actor.strip(), fail_after=fail_after, progress=progress, batch=batch)
 
 
 def actor_for(steward: str, kind: str, filename: str | None) -> str:
