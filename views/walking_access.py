@@ -43,9 +43,9 @@ if len(files) == len(net.boxes) and len(files) > 1:  # one extract at a time on 
     xy = lsoa[["x", "y"]].to_numpy(float)
     in_box = [(xy[:, 0] >= b[0]) & (xy[:, 0] <= b[2]) & (xy[:, 1] >= b[1]) & (xy[:, 1] <= b[3]) for b in net.boxes]
     known_n = [int((m & w["nearest_walk_km"].notna().to_numpy()).sum()) for m in in_box]
+    names = [f"{f} ({int((m & covered).sum())} neighbourhoods)" for f, m in zip(files, in_box)]
     pick = st.selectbox("Extract", range(len(files)), index=max(range(len(files)), key=known_n.__getitem__),
-                        format_func=lambda i: f"{files[i]} ({int((in_box[i] & covered).sum())} neighbourhoods)",
-                        key="wa_extract")
+                        format_func=names.__getitem__, key="wa_extract")
     covered = covered & in_box[pick]
 table = lsoa.loc[covered, ["lsoa21_code", "lsoa21_name", "ltla24_name", "imd_decile", "under5"]].reset_index(drop=True)
 table = table.join(w.loc[covered, ["nearest_walk_km", "nearest_line_km", "walk_detour", "n_walk_within",
