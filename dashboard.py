@@ -25,6 +25,8 @@ pages = {
     ],
     "For commissioners": [
         st.Page("views/provision_gaps.py", title="Provision gaps", icon=":material/map:", url_path="gaps"),
+        st.Page("views/walking_access.py", title="Walking access", icon=":material/directions_walk:",
+                url_path="walking"),
     ],
     "For directory stewards": [stewards_page],
     "For analysts": [

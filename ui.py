@@ -241,6 +241,25 @@ def toggle_shortlist(service_id: str, key: str) -> None:
         ids.remove(service_id)
 
 
+@st.cache_resource(show_spinner=False)
+def _walking_network(raw: str, build_dir: str):
+    from directory import walking
+
+    if not walking.needs_network(raw, build_dir):
+        return walking.ensure_network(raw, build_dir)
+    bar = st.progress(0.0, text="Preparing walking routes (first run only)...")
+    try:
+        return walking.ensure_network(raw, build_dir, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+    finally:
+        bar.empty()
+
+
+def walking_network():
+    """The walking network of the raw folder's OpenStreetMap extracts (None without any); built once."""
+    areas()
+    return _walking_network(str(config.raw_dir()), str(config.build_dir()))
+
+
 def footer() -> None:
     st.divider()
     st.caption(

@@ -173,3 +173,17 @@ def clicked_service(results: pd.DataFrame, clicked: dict | None, tolerance_deg: 
     d = (results.lat - clicked["lat"]).abs() + (results.lon - clicked["lng"]).abs()
     i = d.idxmin()
     return results.at[i, "service_id"] if d[i] <= tolerance_deg else None
+
+
+def add_services_near(m: folium.Map, services: pd.DataFrame, bounds=None, pad_deg: float = 0.02) -> int:
+    """Small dark circles for the services inside lon/lat `bounds` (xmin, ymin, xmax, ymax), escaped
+    names in tooltips. Returns how many were drawn."""
+    s = services
+    if bounds is not None:
+        x0, y0, x1, y1 = bounds
+        s = s[s.lon.between(x0 - pad_deg, x1 + pad_deg) & s.lat.between(y0 - pad_deg, y1 + pad_deg)]
+    for row in s.head(1500).to_dict("records"):
+        folium.CircleMarker([round(float(row["lat"]), 5), round(float(row["lon"]), 5)], radius=5, color="#ffffff",
+                            weight=1.5, fill=True, fill_color="#08306b", fill_opacity=1.0,
+                            tooltip=text.esc(row.get("name") or "Service")).add_to(m)
+    return min(len(s), 1500)

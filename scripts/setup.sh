@@ -12,7 +12,7 @@ want_tests=0
 # Debian packages: Leaflet and jQuery served by the app itself (maps work offline),
 # Chromium and PostgreSQL for the tests. Skipped where there is no apt-get.
 pkgs=(libjs-leaflet libjs-leaflet.markercluster libjs-jquery)
-[ $want_tests = 1 ] && pkgs+=(chromium postgresql nginx nodejs npm)
+[ $want_tests = 1 ] && pkgs+=(chromium postgresql nginx nodejs npm osmium-tool)  # osmium-tool: cutting OSM extracts (walking tests)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

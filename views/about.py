@@ -46,6 +46,9 @@ st.markdown(
     f"""
 **How distances work.** Each neighbourhood (LSOA) is represented by its ONS population-weighted centroid.
 Distances are straight lines in British National Grid metres; walking times assume {config.WALKING_KMH:g} km/h.
+Where an OpenStreetMap extract is loaded, walking distances follow its streets and footpaths (from the path
+nearest each point, within 250 m); elsewhere they stay straight lines, and the pages say which. Walking routes
+© OpenStreetMap contributors (ODbL).
 
 **Under-5s** are {under5.label(under5.source_of(areas.lsoa))}.
 

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import maps, shortlist, taxonomy, text, urlstate
+from directory import maps, shortlist, taxonomy, text, urlstate, walking
 from directory.config import WALKING_KMH
 from directory.geocode import LocateError, locate
 from directory.nearest import Filters, near
@@ -97,7 +97,8 @@ if origin.note:
 
 filters = Filters(tuple(state.types), state.self_referral, state.free_only, state.stage)
 found = near(services, origin.x, origin.y, state.radius_km, filters)
-results = found.table.head(MAX_SHOWN)
+pace = st.session_state.get("fs_pace", WALKING_KMH)
+results = walking.add_walks(ui.walking_network(), origin.x, origin.y, found.table.head(MAX_SHOWN), kmh=pace)
 
 if found.n_matching == 0:
     st.warning(
@@ -116,10 +117,20 @@ else:
         f"No service matching your filters is within {state.radius_km:g} km. "
         f"The nearest {len(results)} are listed below with their distances."
     )
-st.caption(
-    f"Distances are straight lines from {origin.label}. Walking times assume {WALKING_KMH:g} km/h (3 mph): "
-    "real routes are longer, and slower with a pram."
-)
+pace_text = f"{pace:g} km/h" + (" (3 mph)" if pace == WALKING_KMH else " (with a pram)")
+along = results["walk_basis"].eq("paths")
+if along.all():
+    route_note = (f"Walking times follow the streets and footpaths mapped by OpenStreetMap, from the path nearest "
+                  f"{origin.label} ({results['origin_snap_m'].iloc[0]:.0f} m away), at {pace_text}.")
+elif along.any():
+    route_note = (f"Walking times follow mapped streets and footpaths where marked \"along paths\"; the others "
+                  f"are straight lines from {origin.label}, and real routes are longer. Pace: {pace_text}.")
+else:
+    route_note = (f"Distances are straight lines from {origin.label}: walking routes are not mapped here yet, "
+                  f"so real routes are longer. Walking times assume {pace_text}.")
+st.caption(f"{route_note} Distances in km are straight lines.")
+st.radio("Walking pace", [WALKING_KMH, walking.PRAM_KMH], key="fs_pace", horizontal=True,
+         format_func=lambda k: f"{k:g} km/h" + (" (3 mph)" if k == WALKING_KMH else " (with a pram and a toddler)"))
 
 # Phone first: on a narrow screen the list comes first and the map is one tap away (the switch shows
 # only below 640 px, where Streamlit stacks columns); on a wide screen list and map sit side by side.
@@ -152,9 +163,10 @@ with list_col:
             st.caption("Tick “Shortlist” on the services you want to print or send.")
     for i, row in enumerate(results.to_dict("records"), start=1):
         sid = row["service_id"]
-        label = (
-            f"{i}\\. **{text.md(row['name'])}** · {row['distance_km']:.1f} km · {text.walk_text(row['walk_min'])}"
-        )
+        walk = walking.walk_label(row["walk_min"], row["walk_basis"])
+        if row["walk_basis"] == "paths":
+            walk += f" ({row['walk_km']:.1f} km)"
+        label = f"{i}\\. **{text.md(row['name'])}** · {row['distance_km']:.1f} km · {walk}"
         with st.expander(label, expanded=sid == selected):
             st.markdown(text.details_markdown(row))
             st.markdown(f"[This service's own page (to send or print)]({shortlist.service_link(sid)})")
@@ -175,9 +187,9 @@ with st.expander("Share this search"):
         "Download this list (CSV)",
         lambda: text.safe_csv(  # made when asked for (spreadsheet-safe), not on every run
             results.assign(types=results.types.apply(lambda ts: "; ".join(taxonomy.label(t) for t in ts)))[
-                ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_min", "phone",
-                 "email", "url", "last_verified", "source"]
-            ].round({"distance_km": 2, "walk_min": 0})),
+                ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_km", "walk_basis",
+                 "walk_min", "phone", "email", "url", "last_verified", "source"]
+            ].round({"distance_km": 2, "walk_km": 2, "walk_min": 0})),
         file_name="family-support-nearby.csv",
         mime="text/csv",
         on_click="ignore",
