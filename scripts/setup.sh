@@ -12,7 +12,10 @@ want_tests=0
 # Debian packages: Leaflet and jQuery served by the app itself (maps work offline),
 # Chromium and PostgreSQL for the tests. Skipped where there is no apt-get.
 pkgs=(libjs-leaflet libjs-leaflet.markercluster libjs-jquery)
-[ $want_tests = 1 ] && pkgs+=(chromium postgresql nginx nodejs npm osmium-tool)  # osmium-tool: cutting OSM extracts (walking tests)
+[ $want_tests = 1 ] && pkgs+=(chromium postgresql nginx osmium-tool)  # osmium-tool: cutting OSM extracts (walking tests)
+# Node and npm (axe-core for the accessibility tests): Debian's packages only where no node/npm is installed
+# (a Node.js that ships its own npm conflicts with Debian's npm package).
+[ $want_tests = 1 ] && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
