@@ -25,6 +25,8 @@ pages = {
     ],
     "For commissioners": [
         st.Page("views/provision_gaps.py", title="Provision gaps", icon=":material/map:", url_path="gaps"),
+        st.Page("views/walking_access.py", title="Walking access", icon=":material/directions_walk:",
+                url_path="walking"),
     ],
     "For directory stewards": [stewards_page],
     "For analysts": [
@@ -35,4 +37,9 @@ pages = {
         st.Page("views/about.py", title="About the data", icon=":material/info:", url_path="about"),
     ],
 }
-st.navigation(pages).run()
+# Reached by their links (sent, printed), not listed in the navigation.
+unlisted = [
+    st.Page("views/service.py", title="Service", url_path="service"),
+    st.Page("views/shortlist.py", title="Shortlist", url_path="shortlist"),
+]
+ui.navigation(pages, unlisted).run()

@@ -6,6 +6,8 @@ module only caches what it loads and shows progress while the data is built.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pandas as pd
 import streamlit as st
 
@@ -160,6 +162,102 @@ def account_box(acct: Account | None) -> None:
             who = f"{text.md(acct.name)} ({text.md(acct.email)})" if acct else text.md(email)
             st.caption(f"Signed in as {who}" + (f", {acct.role}" if acct else ""))
             st.button("Sign out", on_click=st.logout, key="fsm_sign_out")
+
+
+#: Styles for every page: a focus ring that is always visible (WCAG 2.4.7, 2.4.13), the phone layout
+#: of Find support (the List / Map switch only shows on narrow screens) and clean printing.
+PAGE_CSS = """
+<style>
+:focus-visible, [data-testid="stExpander"] summary:focus-visible, a:focus-visible {
+  outline: 3px solid #1d6f5f !important; outline-offset: 2px !important; box-shadow: 0 0 0 5px #fff !important;
+}
+/* checkboxes and radios hide their input and draw a box beside it: ring the whole label */
+[data-testid="stCheckbox"] label:has(input:focus-visible), [data-testid="stRadio"] label:has(input:focus-visible) {
+  outline: 3px solid #1d6f5f; outline-offset: 2px; border-radius: 4px;
+}
+/* a multiselect's text box shrinks to 12 px beside its chips on a phone: keep a 24 px target (WCAG 2.5.8) */
+[data-testid="stMultiSelect"] input { min-width: 24px !important; }
+@media (min-width: 640px) { .st-key-fs_view_switch { display: none; } }
+.st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 1.125rem; }
+@media print {
+  @page { size: A4; margin: 15mm; }
+  [data-testid="stSidebar"], [data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+  [data-testid="stSidebarCollapsedControl"], [data-testid="stBottom"], .st-key-no_print, iframe { display: none !important; }
+  html, body, [data-testid="stApp"], [data-testid="stAppViewContainer"], [data-testid="stMain"], .stMain,
+  [data-testid="stMainBlockContainer"] { overflow: visible !important; height: auto !important;
+    position: static !important; background: #fff !important; }
+  [data-testid="stMainBlockContainer"] { padding: 0 !important; max-width: none !important; }
+  .st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 13pt !important; line-height: 1.45 !important; }
+  [class*="st-key-shortlist_entry_"] { break-inside: avoid; }
+  a { color: #000 !important; text-decoration: underline !important; }
+}
+</style>
+"""
+
+
+def navigation(sections: dict, unlisted=()):
+    """The app's navigation: every page registered with st.navigation (hidden), and a plain sidebar of
+    section headings and links. Streamlit's own sectioned sidebar puts `li`s outside any list and `div`s
+    inside a `ul` (WCAG 1.3.1 failures in axe); links under bold headings need no list markup.
+    A page left out of `sections` gets no link (e.g. one for signed-in stewards only); `unlisted` pages
+    (a service's page, a shortlist) are reached by their links. Returns the page to run."""
+    page = st.navigation([p for ps in sections.values() for p in ps] + list(unlisted), position="hidden")
+    st.html(PAGE_CSS)
+    with st.sidebar:
+        for section, section_pages in sections.items():
+            if section_pages:
+                st.markdown(f"**{section}**")
+                for p in section_pages:
+                    st.page_link(p)
+    return page
+
+
+def absolute_url(relative: str) -> str:
+    """A page's full address for sending ('service?id=...' -> 'https://host/service?id=...'), or the relative
+    link when there is no browser context (tests)."""
+    try:
+        base = urlsplit(st.context.url)
+        folder = base.path.rsplit("/", 1)[0]
+        return f"{base.scheme}://{base.netloc}{folder}/{relative}"
+    except Exception:
+        return relative
+
+
+SHORTLIST_KEY = "shortlist"
+
+
+def shortlist() -> list[str]:
+    """Service ids ticked in this browser session (kept across searches and pages)."""
+    return st.session_state.setdefault(SHORTLIST_KEY, [])
+
+
+def toggle_shortlist(service_id: str, key: str) -> None:
+    """on_change of a "Shortlist" checkbox (widget `key`) for a service."""
+    ids = shortlist()
+    if st.session_state.get(key):
+        if service_id not in ids:
+            ids.append(service_id)
+    elif service_id in ids:
+        ids.remove(service_id)
+
+
+@st.cache_resource(show_spinner=False)
+def _walking_network(raw: str, build_dir: str):
+    from directory import walking
+
+    if not walking.needs_network(raw, build_dir):
+        return walking.ensure_network(raw, build_dir)
+    bar = st.progress(0.0, text="Preparing walking routes (first run only)...")
+    try:
+        return walking.ensure_network(raw, build_dir, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
+    finally:
+        bar.empty()
+
+
+def walking_network():
+    """The walking network of the raw folder's OpenStreetMap extracts (None without any); built once."""
+    areas()
+    return _walking_network(str(config.raw_dir()), str(config.build_dir()))
 
 
 def footer() -> None:

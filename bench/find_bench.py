@@ -4,6 +4,11 @@
 
 Prints, each against a reference measured in the same run:
 - build: a full build into a temporary folder (reference: reading the same raw files with pandas only);
+- national postcodes: the postcode table from codepo_gb.zip (+ the NSPL subset) with LSOA 2021 by point in
+  polygon (reference: pandas reading every area CSV of the zip), and the check that skips an unchanged build;
+  the LSOA agreement rate with ONS;
+- postcode lookup latency, p50/p99 over 20,000 real postcodes (reference: a Python dict lookup), and the
+  memory the postcode table adds to a fresh process (RSS), against a dict of every postcode;
 - search: locating every live postcode of the loaded NSPL and finding services within 2 km
   (KD-tree, what the app does) vs the same search by brute force (distance to every service);
 - cold start: `streamlit run` until the Find support page shows results in Chromium.
@@ -52,13 +57,109 @@ def bench_build(raw: Path) -> None:
         t_build, _ = timed(lambda: build(raw, Path(tmp)))
 
     def read_only():
+        import zipfile
+
         for p in raw.iterdir():
             if p.suffix in (".csv", ".gz"):
-                pd.read_csv(p, low_memory=False)
+                pd.read_csv(p, low_memory=False, encoding_errors="replace")
+            elif p.name == "codepo_gb.zip":
+                with zipfile.ZipFile(p) as zf:
+                    for m in zf.namelist():
+                        if m.startswith("Data/CSV/") and m.endswith(".csv"):
+                            pd.read_csv(zf.open(m), header=None)
 
     t_read, _ = timed(read_only)
     print(f"build        {t_build:6.2f} s   (reading the raw CSVs alone with pandas: {t_read:.2f} s, "
           f"ratio {t_build / t_read:.1f}x)")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def bench_postcodes(raw: Path) -> None:
+    import zipfile
+
+    from directory.postcodes import agreement_line, build_postcodes
+    from directory.sources import catalogue
+
+    zpath = raw / "codepo_gb.zip"
+
+    def pandas_read():
+        with zipfile.ZipFile(zpath) as zf:
+            return sum(len(pd.read_csv(zf.open(m), header=None)) for m in zf.namelist()
+                       if m.startswith("Data/CSV/") and m.endswith(".csv"))
+
+    t_ref, n_rows = timed(pandas_read)
+    with tempfile.TemporaryDirectory() as tmp:
+        cpu = time.process_time()
+        t_pc, meta = timed(lambda: build_postcodes(raw, catalogue(), Path(tmp) / "postcodes.sqlite"))
+        cpu = time.process_time() - cpu
+    print(f"postcodes    national table {t_pc:6.2f} s ({cpu:.1f} s of CPU) for {meta['n_english']:,} English postcodes "
+          f"(target <= 60 s); pandas reading the {n_rows:,} rows of the zip's area CSVs alone: {t_ref:.2f} s, "
+          f"ratio {t_pc / t_ref:.1f}x")
+    print(f"             {agreement_line(meta['agreement'])}; LSOA found by {meta['lsoa21_from']}")
+    ensure_built(raw)
+    from directory.build import needs_build
+
+    t_skip, again = timed(lambda: needs_build(raw), repeat=5)
+    print(f"             unchanged inputs: the build is skipped (needs_build {t_skip * 1e3:.1f} ms, "
+          f"rebuild={again})")
+
+
+def bench_lookup(areas: Areas, n: int = 20_000) -> None:
+    """Per-call latency of PostcodeIndex.postcode and the memory it adds, each against a dict."""
+    from directory.geocode import PostcodeIndex, parse_postcode
+
+    con = sqlite3.connect(areas.postcodes.path)
+    codes = [r[0] for r in con.execute(f"SELECT pcds FROM postcode ORDER BY random() LIMIT {n}")]
+    con.close()
+    pcs = [parse_postcode(c) for c in codes]
+    # memory: a fresh process, before and after opening the index and looking up every postcode
+    probe = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from bench.find_bench import rss_mb\n"
+        "from directory.geocode import PostcodeIndex, parse_postcode\n"
+        "import sqlite3, json\n"
+        "codes = json.loads(sys.stdin.read())\n"
+        "pcs = [parse_postcode(c) for c in codes]\n"
+        "before = rss_mb()\n"
+        "if sys.argv[1] == 'index':\n"
+        "    ix = PostcodeIndex(%r)\n"
+        "    hits = [ix.postcode(p) for p in pcs]\n"
+        "else:\n"
+        "    con = sqlite3.connect(%r)\n"
+        "    d = {r[0]: r[1:] for r in con.execute('SELECT pcd, pcds, x, y, lon, lat, lsoa11, lsoa21 FROM postcode')}\n"
+        "    hits = [d.get(p.compact) for p in pcs]\n"
+        "print(rss_mb() - before, sum(h is not None for h in hits))\n"
+    ) % (str(ROOT), str(areas.postcodes.path), str(areas.postcodes.path))
+    import json
+
+    mem = {}
+    for kind in ("index", "dict"):
+        out = subprocess.run([sys.executable, "-c", probe, kind], input=json.dumps(codes), capture_output=True,
+                             text=True, check=True).stdout.split()
+        mem[kind] = float(out[0])
+    ix = PostcodeIndex(areas.postcodes.path)
+    lat = np.empty(n)
+    for i, p in enumerate(pcs):
+        t = time.perf_counter()
+        ix.postcode(p)
+        lat[i] = time.perf_counter() - t
+    con = sqlite3.connect(areas.postcodes.path)
+    d = {r[0]: r[1:] for r in con.execute("SELECT pcd, pcds, x, y, lon, lat, lsoa11, lsoa21 FROM postcode")}
+    con.close()
+    ref = np.empty(n)
+    for i, p in enumerate(pcs):
+        t = time.perf_counter()
+        d.get(p.compact)
+        ref[i] = time.perf_counter() - t
+    print(f"lookup       PostcodeIndex.postcode p50 {np.percentile(lat, 50) * 1e3:.3f} ms, p99 "
+          f"{np.percentile(lat, 99) * 1e3:.3f} ms (target <= 1 ms); dict lookup p50 "
+          f"{np.percentile(ref, 50) * 1e6:.2f} us, p99 {np.percentile(ref, 99) * 1e6:.2f} us; {n:,} real postcodes")
+    print(f"memory       the postcode table adds {mem['index']:.1f} MB RSS to a fresh process (target <= 150 MB); "
+          f"a dict of all {ix.n_postcodes:,} postcodes would add {mem['dict']:.0f} MB")
 
 
 def synthetic_services(raw: Path, n: int) -> pd.DataFrame:
@@ -96,7 +197,14 @@ def bench_search(areas: Areas, services: pd.DataFrame, label: str) -> None:
     t_bf, b = timed(lambda: [np.flatnonzero(np.hypot(pts[:, 0] - p[0], pts[:, 1] - p[1]) <= 2000.0).tolist()
                              for p in xy], repeat=3)
     assert a == b, "KD-tree and brute force disagree"
+    per = []
+    for c in codes[:500]:
+        t = time.perf_counter()
+        o = locate(c, areas.postcodes, areas.places)
+        near(services, o.x, o.y, 2.0)
+        per.append(time.perf_counter() - t)
     print(f"search {label:>14}: end to end {(t_loc + t_near) / n * 1e3:5.2f} ms per search "
+          f"(p99 {np.percentile(per, 99) * 1e3:.2f} ms; {len(services):,} services) "
           f"(postcode {t_loc / n * 1e3:4.2f} ms); radius query {t_kd / n * 1e6:6.1f} us with a KD-tree vs "
           f"{t_bf / n * 1e6:7.1f} us brute force: {t_bf / t_kd:5.1f}x; {n} real postcodes")
 
@@ -142,18 +250,23 @@ def bench_cold_start() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--services", type=int, nargs="*", default=[3000, 30000])
+    ap.add_argument("--services", type=int, nargs="*", default=[3200, 30000])
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--no-full-build", action="store_true", help="skip the full build into a temporary folder")
     args = ap.parse_args()
     raw = config.raw_dir()
-    bench_build(raw)
-    ensure_built(raw)
+    print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
+    if not args.no_full_build:
+        bench_build(raw)
+    bench_postcodes(raw)
     areas = Areas.load()
+    bench_lookup(areas)
     bench_search(areas, Directory().create().service_frame(), "directory")
     for n in args.services:
         bench_search(areas, synthetic_services(raw, n), f"{n:,} at GIAS")
     if not args.no_browser:
         bench_cold_start()
+    print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ def cmd_data(args) -> int:
             print(f"{key:20} {state}")
         print(f"\nraw folder:   {raw}\nbuild folder: {config.build_dir(args.out)}")
         print("build is", "out of date" if needs_build(raw, args.out) else "up to date")
+        from .walking import needs_network, osm_files
+
+        if osm_files(raw):
+            print("walking network is", "out of date" if needs_network(raw, args.out) else "up to date")
         return EXIT_OK
     if args.force or needs_build(raw, args.out):
         t = time.perf_counter()
@@ -45,6 +49,13 @@ def cmd_data(args) -> int:
         print(f"built {config.build_dir(args.out)} in {time.perf_counter() - t:.1f} s")
     else:
         print(f"{config.build_dir(args.out)} is up to date (inputs unchanged)")
+    from .walking import ensure_network, needs_network  # walking network: its own manifest (issue 15)
+
+    fresh = needs_network(raw, args.out)
+    net = ensure_network(raw, args.out, progress_line)
+    if net is not None:
+        print(f"walking network: {net.n_nodes:,} nodes, {net.info['km']:,} km of paths "
+              f"({'built' if fresh else 'up to date'}; © OpenStreetMap contributors)")
     return EXIT_OK
 
 
@@ -289,11 +300,15 @@ def cmd_coverage(args) -> int:
         raise
     areas = Areas.load()
     services = attach_areas(directory.service_frame(), areas)
+    from .walking import ensure_network
+
+    net = ensure_network(args.raw) if "lsoa" in levels else None  # nearest_walk_km, walk_detour (issue 15)
     progress_line(0.3, f"computing access for {len(areas.lsoa):,} LSOAs and {len(services):,} services")
     try:
         tables = coverage_tables(areas, services, levels, types, args.radius_km, deciles=args.gap_deciles,
                                  demand=args.demand, authority=args.authority or (), region=args.region or (),
-                                 utla=args.utla or (), icb=args.icb or (), sicbl=args.sicbl or ())
+                                 utla=args.utla or (), icb=args.icb or (), sicbl=args.sicbl or (),
+                                 walking_network=net)
     except CoverageError as e:
         sys.stderr.write("\n")
         return usage(e)

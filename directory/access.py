@@ -71,7 +71,10 @@ API for others (DataFrames in, DataFrames out; every parameter explicit, default
         imd_decile, imd_score, income_decile, income_score, children_and_young_people_score,
         children_and_young_people_decile, children_0_15, idaci_numerator (<NA> = suppressed),
         under5, nearest_km, n_within, within (bool), sfca_per_1000, e2sfca_per_1000
-        (per 1,000 of `demand`), deprived (bool), gap (bool), gap_children (of `demand`)
+        (per 1,000 of `demand`), deprived (bool), gap (bool), gap_children (of `demand`),
+        distance_basis ("straight line", or "walk" where cost=walking.WalkingCost(network) and the
+        network covers the LSOA: then nearest_km, the pairs within the radius and so 2SFCA/E2SFCA
+        and gaps follow paths; a pair with one end outside the network stays a straight line)
     gap_list(measures, *, radius_km=1.6, deciles=(1, 2), demand="children_0_15")
         -> the gap LSOAs, ranked (column `rank`, 1 = most affected children)
     coverage_by_decile(measures, *, radius_km=1.6, by=None) -> one row per (group, IMD
@@ -183,23 +186,53 @@ def fca(pairs: Pairs, demand: np.ndarray, supply: np.ndarray, radius_m: float, d
     return np.bincount(pairs.i, weights=ratio[pairs.j] * w, minlength=len(demand))
 
 
+class StraightLine:
+    """The default cost: straight lines in BNG metres, by KD-tree. Another cost (e.g.
+    walking.WalkingCost: along paths where an OpenStreetMap network covers the area) offers the
+    same three methods, so 2SFCA/E2SFCA, counts, nearest and gaps share one code path."""
+
+    name = "straight line"
+
+    def pairs(self, origins: np.ndarray, dests: np.ndarray, radius_m: float) -> Pairs:
+        return pairs_within(origins, dests, radius_m)
+
+    def nearest_km(self, origins: np.ndarray, dests: np.ndarray) -> np.ndarray:
+        return nearest_km(origins, dests)
+
+    def basis(self, origins: np.ndarray, dests: np.ndarray) -> np.ndarray:
+        """Per origin, what its nearest_km is measured along ("straight line", "walk")."""
+        return np.full(len(origins), self.name, dtype=object)
+
+
+STRAIGHT_LINE = StraightLine()
+
+
 def lsoa_access(
     lsoa: pd.DataFrame,
     services: pd.DataFrame,
     radius_km: float = DEFAULT_RADIUS_KM,
     demand: str = "children_0_15",
     decay=LUO_QI,
+    cost=None,
 ) -> pd.DataFrame:
-    """Per LSOA: nearest service (km), services within the radius, 2SFCA and E2SFCA per 1,000 of `demand`.
+    """Per LSOA: nearest service (km), services within the radius, 2SFCA and E2SFCA per 1,000 of
+    `demand`, and distance_basis (what the distances follow).
 
     `lsoa` needs x, y and the demand column; `services` needs x, y and optionally `capacity`.
-    Missing demand (e.g. suppressed IDACI numerators) counts as 0.
+    Missing demand (e.g. suppressed IDACI numerators) counts as 0. `cost`: None for straight
+    lines (KD-trees), or an object like StraightLine (pairs, nearest_km, basis).
     """
     origins = lsoa[["x", "y"]].to_numpy(float)
     dests = services[["x", "y"]].to_numpy(float)
     radius_m = radius_km * 1000.0
-    td = kdtree(dests) if len(dests) else None
-    pairs = pairs_within(origins, dests, radius_m, dest_tree=td)
+    td = kdtree(dests) if len(dests) and cost is None else None
+    if cost is None:
+        pairs = pairs_within(origins, dests, radius_m, dest_tree=td)
+        near, basis = nearest_km(origins, dests, dest_tree=td), STRAIGHT_LINE.basis(origins, dests)
+    else:
+        pairs = cost.pairs(origins, dests, radius_m) if len(dests) else pairs_within(origins, dests, radius_m)
+        near = cost.nearest_km(origins, dests) if len(dests) else nearest_km(origins, dests)
+        basis = cost.basis(origins, dests)
     P = pd.to_numeric(lsoa[demand], errors="coerce").fillna(0).to_numpy(float)
     if "capacity" in services:
         S = pd.to_numeric(services["capacity"], errors="coerce").fillna(1.0).to_numpy(float)
@@ -208,10 +241,11 @@ def lsoa_access(
     return pd.DataFrame(
         {
             "lsoa21_code": lsoa["lsoa21_code"].reset_index(drop=True),  # keeps its string dtype: no copy
-            "nearest_km": nearest_km(origins, dests, dest_tree=td),
+            "nearest_km": near,
             "n_within": count_within(pairs, len(lsoa)),
             "sfca_per_1000": fca(pairs, P, S, radius_m) * 1000.0,
             "e2sfca_per_1000": fca(pairs, P, S, radius_m, decay) * 1000.0,
+            "distance_basis": basis,
         }
     )
 
@@ -266,18 +300,21 @@ def lsoa_measures(
     demand: str = "children_0_15",
     deciles=DEFAULT_DECILES,
     decay=LUO_QI,
+    cost=None,
 ) -> pd.DataFrame:
     """Every per-LSOA measure of the module docstring, one row per row of `lsoa` (same order).
+    `cost`: None for straight lines, or e.g. walking.WalkingCost(network) to measure along paths
+    where the network covers an LSOA (column distance_basis says which, per LSOA).
 
     `lsoa` is `Areas.lsoa` (or rows of it: the catchments then only see those LSOAs'
     demand, so pass all of England and filter afterwards for correct 2SFCA values near
     authority borders). `services` needs x, y (BNG metres) and, to filter, `types`.
     """
     pool = services_of_types(services, types)
-    acc = lsoa_access(lsoa, pool, radius_km=radius_km, demand=demand, decay=decay)
+    acc = lsoa_access(lsoa, pool, radius_km=radius_km, demand=demand, decay=decay, cost=cost)
     keep = [c for c in AREA_COLUMNS + DEPRIVATION_COLUMNS + COUNT_COLUMNS if c in lsoa]
     out = lsoa[keep].reset_index(drop=True).copy()
-    for c in ("nearest_km", "n_within", "sfca_per_1000", "e2sfca_per_1000"):
+    for c in ("nearest_km", "n_within", "sfca_per_1000", "e2sfca_per_1000", "distance_basis"):
         out[c] = acc[c].to_numpy()
     out["within"] = out["nearest_km"].to_numpy() <= radius_km
     out["deprived"] = out["imd_decile"].isin(_deciles(deciles)).to_numpy(bool)

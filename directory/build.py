@@ -99,9 +99,14 @@ def iod_column(normalised: str) -> str | None:
 # ---------------------------------------------------------------- manifest
 
 
+#: Sources built by their own step with its own manifest (osm: directory/walking.py), so that
+#: adding an extract does not redo the main build.
+SEPARATE_BUILDS = {"osm"}
+
+
 def _inputs(cat: Catalogue, raw: Path) -> list[Path]:
     every = list_files(raw)  # one walk of the folder for all sources: this runs on every page load
-    return sorted({p for s in cat.sources.values() for p in find_files(s, raw, every)})
+    return sorted({p for s in cat.sources.values() if s.key not in SEPARATE_BUILDS for p in find_files(s, raw, every)})
 
 
 def needs_build(raw: Path | None = None, out: Path | None = None) -> bool:

@@ -298,6 +298,16 @@ def _lsoa(r: _Run) -> pd.DataFrame:
     return out
 
 
+def _with_walks(frame: pd.DataFrame, areas: Areas, r: _Run, net) -> pd.DataFrame:
+    """Walking along OpenStreetMap paths (walking.lsoa_walks), blank outside the network (issue 15)."""
+    from .walking import lsoa_walks
+
+    pts = areas.lsoa.set_index("lsoa21_code").loc[frame["lsoa21_code"].to_numpy(), ["x", "y"]].reset_index()
+    w = lsoa_walks(net, pts, r.services)
+    return frame.assign(nearest_walk_km=w["nearest_walk_km"].round(4).to_numpy(),
+                        walk_detour=w["walk_detour"].round(4).to_numpy())
+
+
 def _as_counts(t: pd.DataFrame, cols) -> pd.DataFrame:
     """Sums of whole numbers held as floats -> int64 (exact below 2**53)."""
     for c in cols:
@@ -433,6 +443,11 @@ def _column_docs(p: Params, under5_label: str = under5.label(None)) -> dict[str,
         "nearest_km": "straight-line distance from the LSOA's population-weighted centroid to the nearest service "
                       "location of the chosen types, km (rounded to 0.1 m; blank when there is none)",
         "n_within": f"service locations of the chosen types within {r}",
+        "nearest_walk_km": "walk along OpenStreetMap streets and paths from the LSOA's population-weighted centroid "
+                           "to the nearest service of the chosen types, km (directory/walking.py); blank outside the "
+                           "walking network, or where a service off the network is nearer as the crow flies",
+        "walk_detour": "that walk divided by the straight line to the same service (1 = direct; 2 or more: a "
+                       "barrier in the way); blank where nearest_walk_km is",
         "within": f"a service of the chosen types is within {r} (nearest_km <= radius)",
         "sfca_per_1000": f"2SFCA accessibility: service supply per 1,000 {dem} within {r} (Luo & Wang 2003)",
         "e2sfca_per_1000": f"E2SFCA accessibility: service supply per 1,000 {dem}, distance-decay weights 1, 0.68, "
@@ -611,10 +626,12 @@ def coverage_tables(
     icb: Iterable[str] = (),
     sicbl: Iterable[str] = (),
     generated_at: str | None = None,
+    walking_network=None,
 ) -> dict[str, CoverageTable]:
     """Several tables from one national computation, keyed by level (in LEVELS order).
 
-    `services`: Directory.service_frame() (with or without attach_areas).
+    `services`: Directory.service_frame() (with or without attach_areas). `walking_network`: a
+    walking.Network (or None): the LSOA table's nearest_walk_km and walk_detour (blank without it).
     """
     levels = list(dict.fromkeys(levels))
     bad = [lv for lv in levels if lv not in LEVELS]
@@ -627,6 +644,8 @@ def coverage_tables(
     for lv in LEVELS:
         if lv in levels:
             frame = _lsoa(r) if lv == "lsoa" else _service(r) if lv == "service" else _area(r, lv)
+            if lv == "lsoa":
+                frame = _with_walks(frame, areas, r, walking_network)
             out[lv] = CoverageTable(frame, metadata(r, lv, frame))
     return out
 

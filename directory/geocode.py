@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,10 +156,11 @@ def postcode_latlon(index: "PostcodeIndex | None", pc: Postcode) -> tuple[float,
 
 
 class PostcodeIndex:
-    """Read-only lookups in the built postcodes.sqlite (opened per call: safe across threads)."""
+    """Read-only lookups in the built postcodes.sqlite (one read-only connection per thread)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._threads = threading.local()
         con = self._con()
         try:
             tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -184,12 +186,16 @@ class PostcodeIndex:
     def _con(self) -> sqlite3.Connection:
         return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
 
+    def _local(self) -> sqlite3.Connection:
+        """This thread's read-only connection, opened once (opening costs more than a lookup); a thread's
+        connection is closed when the thread ends."""
+        con = getattr(self._threads, "con", None)
+        if con is None:
+            con = self._threads.con = self._con()
+        return con
+
     def _one(self, sql: str, key: str) -> tuple | None:
-        con = self._con()
-        try:
-            return con.execute(sql, (key,)).fetchone()
-        finally:
-            con.close()
+        return self._local().execute(sql, (key,)).fetchone()
 
     def postcode(self, pc: Postcode) -> tuple | None:
         return self._one("SELECT pcds, x, y, lon, lat, lsoa11, lsoa21 FROM postcode WHERE pcd = ?", pc.compact)
@@ -224,14 +230,10 @@ class PostcodeIndex:
         if not self._elsewhere:
             return None
         keys = [k for k in (pc.compact if pc.inward else None, pc.sector, pc.outward) if k]
-        con = self._con()
-        try:
-            for key in keys:
-                row = con.execute("SELECT ctry, kind FROM elsewhere WHERE code = ?", (key,)).fetchone()
-                if row:
-                    return row
-        finally:
-            con.close()
+        for key in keys:
+            row = self._one("SELECT ctry, kind FROM elsewhere WHERE code = ?", key)
+            if row:
+                return row
         return None
 
 

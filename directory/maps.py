@@ -11,10 +11,12 @@ OpenStreetMap, with attribution; offline the background stays grey.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
 import folium
+import jinja2
 import pandas as pd
 
 from . import config, text
@@ -101,8 +103,28 @@ def localise(m: folium.Map) -> folium.Map:
     return m
 
 
+_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>')
+#: A visible focus ring on the map's controls, links and markers for keyboard users (WCAG 2.4.7).
+FOCUS_CSS = ("<style>.leaflet-container a:focus-visible, .leaflet-container .leaflet-interactive:focus-visible,"
+             " .leaflet-container:focus-visible { outline: 3px solid #1d6f5f; outline-offset: 2px; }</style>")
+
+
+class Map(folium.Map):
+    """folium's Map without its `maximum-scale=1.0, user-scalable=no` viewport: people must be able to zoom
+    the page (WCAG 1.4.4; axe rule meta-viewport); and with a visible keyboard focus ring."""
+
+    def render(self, **kwargs):
+        super().render(**kwargs)
+        header = self.get_root().header
+        el = header._children.get(self.get_name())
+        if el is not None:
+            html = _VIEWPORT.sub('<meta name="viewport" content="width=device-width, initial-scale=1.0">', el.render())
+            html += FOCUS_CSS
+            el._template = jinja2.Template("{% raw %}" + html + "{% endraw %}")
+
+
 def base_map(lat: float, lon: float, zoom: int = 13) -> folium.Map:
-    return folium.Map(
+    return Map(
         location=[lat, lon],
         zoom_start=zoom,
         tiles="OpenStreetMap",
@@ -151,3 +173,17 @@ def clicked_service(results: pd.DataFrame, clicked: dict | None, tolerance_deg: 
     d = (results.lat - clicked["lat"]).abs() + (results.lon - clicked["lng"]).abs()
     i = d.idxmin()
     return results.at[i, "service_id"] if d[i] <= tolerance_deg else None
+
+
+def add_services_near(m: folium.Map, services: pd.DataFrame, bounds=None, pad_deg: float = 0.02) -> int:
+    """Small dark circles for the services inside lon/lat `bounds` (xmin, ymin, xmax, ymax), escaped
+    names in tooltips. Returns how many were drawn."""
+    s = services
+    if bounds is not None:
+        x0, y0, x1, y1 = bounds
+        s = s[s.lon.between(x0 - pad_deg, x1 + pad_deg) & s.lat.between(y0 - pad_deg, y1 + pad_deg)]
+    for row in s.head(1500).to_dict("records"):
+        folium.CircleMarker([round(float(row["lat"]), 5), round(float(row["lon"]), 5)], radius=5, color="#ffffff",
+                            weight=1.5, fill=True, fill_color="#08306b", fill_opacity=1.0,
+                            tooltip=text.esc(row.get("name") or "Service")).add_to(m)
+    return min(len(s), 1500)

@@ -274,3 +274,21 @@ class DirectoryVersion(Base):
     __tablename__ = "directory_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ServiceReport(Base):
+    """"Is something wrong here?": a short message for a service's stewards, typed on its public page.
+
+    Only what the person typed is kept (cleaned and capped, see directory/reports.py), with when,
+    never who sent it or from where. Deleted with its service.
+    """
+
+    __tablename__ = "service_report"
+    __table_args__ = (Index("ix_service_report_service_id", "service_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved
+    resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,12 +13,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from .config import WALKING_KMH
-from .taxonomy import STAGE_BY_CODE
-
-#: Types about pregnancy: they match the "Pregnancy" stage. Perinatal ones also cover
-#: the first year after birth, antenatal ones only pregnancy (when no ages are stated).
-PREGNANCY_TYPES = {"antenatal", "perinatal_peer_support", "perinatal_mental_health"}
-PERINATAL_TYPES = {"perinatal_peer_support", "perinatal_mental_health"}
+from .taxonomy import NO_AGES_MAX, PERINATAL_TYPES, PREGNANCY_TYPES, STAGE_BY_CODE, stage_code  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -26,13 +21,13 @@ class Filters:
     types: tuple[str, ...] = ()  # empty: every type
     self_referral: bool = False
     free_only: bool = False
-    stage: str | None = None  # a taxonomy.STAGES code
+    stage: str | None = None  # a taxonomy.STAGES code (or an old one, see taxonomy.OLD_STAGE_CODES)
 
 
 def filter_services(services: pd.DataFrame, f: Filters) -> pd.DataFrame:
     """Services matching the filters.
 
-    Stage rules: "pregnancy" matches services flagged for pregnancy or of a pregnancy
+    Stage rules (taxonomy.stages_of says the same for one service): "pregnant" matches services flagged for pregnancy or of a pregnancy
     type; a child stage matches services whose age range overlaps it. A service that
     states no ages is taken to cover every child stage, except antenatal-only services
     (pregnancy only) and perinatal-only ones (pregnancy and the first year).
@@ -46,7 +41,7 @@ def filter_services(services: pd.DataFrame, f: Filters) -> pd.DataFrame:
     if f.free_only:
         keep &= services.is_free.fillna(False).astype(bool)
     if f.stage:
-        stage = STAGE_BY_CODE[f.stage]
+        stage = STAGE_BY_CODE[stage_code(f.stage)]
         types = services.types.apply(set)
         if stage.min_months is None:
             keep &= services.pregnancy.fillna(False).astype(bool) | types.apply(lambda ts: bool(ts & PREGNANCY_TYPES))
@@ -58,7 +53,7 @@ def filter_services(services: pd.DataFrame, f: Filters) -> pd.DataFrame:
             antenatal_only = types.apply(lambda ts: bool(ts) and ts <= {"antenatal"}).to_numpy(bool)
             perinatal_only = types.apply(lambda ts: bool(ts) and ts <= PREGNANCY_TYPES).to_numpy(bool)
             lo = lo.fillna(0).to_numpy(float)
-            hi = hi.fillna(10_000).to_numpy(float)
+            hi = hi.fillna(NO_AGES_MAX).to_numpy(float)
             hi = np.where(no_ages & perinatal_only, 11, hi)
             hi = np.where(no_ages & antenatal_only, -1, hi)
             keep &= (lo <= stage.max_months) & (hi >= stage.min_months)

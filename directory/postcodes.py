@@ -22,7 +22,9 @@ Newest wins, per postcode. Each file's vintage is a date:
   that month); a file whose name has none is dated by its newest dointr (month of introduction) instead.
 - A file with no date at all ranks below every dated one. Equal dates: the later file in name order wins.
 For each postcode the row of the newest file that has it is used (its point, country and whether it is still
-live); a postcode that only an older file has is kept at that file's point. Postcodes the winning row marks
+live); a postcode that only an older file has is kept at that file's point. Latitude and longitude: ONS's
+(NSPL/ONSPD convert with OSTN15) when a row with that very grid reference has them, else converted here from
+the grid reference with pyproj (Helmert: within ~2 m, as no OSTN15 grid is installed offline). Postcodes the winning row marks
 terminated are dropped. LSOA 2011 and 2021 codes published by ONS are taken from the newest file that carries
 them (they are fixed geographies), whichever file supplied the point.
 
@@ -111,7 +113,7 @@ def isin(values: pd.Series, among: pd.Series) -> np.ndarray:
 def _compact(s: pd.Series) -> pd.Series:
     """'WR1 1AA' -> 'WR11AA', fast for files already in capitals (Code-Point): no regex per row."""
     out = s.str.replace(" ", "", regex=False)
-    odd = ~out.str.isalnum() | (out.str.upper() != out)
+    odd = ~out.str.fullmatch("[A-Z0-9]+").fillna(False)
     return out.where(~odd, normalise_postcode(s)) if odd.any() else out
 
 
@@ -256,22 +258,34 @@ def read_codepoint(source: Source, name: str, reader, raw: Path | None = None) -
     areas = reader.areas()
     if not areas:
         raise DataError(f"{name}: no Data/CSV/<area>.csv files")
-    frames = []
-    numeric = {"quality": "float64", "x": "float64", "y": "float64"}
-    dtypes = {i: numeric.get(c, str) for i, c in wanted.items()}
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    # Arrow's CSV reader: twice as fast as pandas' on these 120 files, same values
+    column_names = [wanted.get(i, f"_{i}") for i in range(len(names))]
+    types = {"pcds": pa.string(), "ctry": pa.string(), "quality": pa.float64(), "x": pa.float64(),
+             "y": pa.float64()}
+    options = dict(
+        read_options=pacsv.ReadOptions(column_names=column_names, use_threads=False),
+        convert_options=pacsv.ConvertOptions(include_columns=list(wanted.values()),
+                                             column_types={c: types[c] for c in wanted.values()}),
+    )
+    tables = []
     for area, opener in areas:
         with opener() as f:
-            df = pd.read_csv(f, header=None, usecols=sorted(wanted), dtype=dtypes, keep_default_na=False)
-        if area in counts and len(df) != counts[area]:
-            raise DataError(f"{name}: Data/CSV/{area.lower()}.csv has {len(df):,} rows but Doc/metadata.txt "
-                            f"says {counts[area]:,}: is the file complete?")
-        frames.append(df.rename(columns=wanted))
-    df = pd.concat(frames, ignore_index=True)
+            try:
+                table = pacsv.read_csv(f, **options)
+            except pa.ArrowInvalid as e:
+                raise DataError(f"{name}: Data/CSV/{area.lower()}.csv could not be read ({e})") from e
+        if area in counts and table.num_rows != counts[area]:
+            raise DataError(f"{name}: Data/CSV/{area.lower()}.csv has {table.num_rows:,} rows but "
+                            f"Doc/metadata.txt says {counts[area]:,}: is the file complete?")
+        tables.append(table)
+    df = pa.concat_tables(tables).to_pandas()
     quality = df.pop("quality")
     has_point = (quality != 90) & (df.x > 0) & (df.y > 0)
     pcd = _compact(df.pcds)
-    df = df.assign(pcd=pcd, pcds=_display(pcd), x=df.x.where(has_point), y=df.y.where(has_point), live=True,
-                   ctry=df.ctry.str.strip())
+    df = df.assign(pcd=pcd, pcds=_display(pcd), x=df.x.where(has_point), y=df.y.where(has_point), live=True)
     label = f"OS Code-Point Open {version or ''} ({vintage:%d %b %Y})" if vintage else "OS Code-Point Open (undated)"
     return Release("codepoint", name, vintage, label.replace("  ", " "), _canonical(df))
 
@@ -317,6 +331,19 @@ def combine(releases: list[Release]) -> pd.DataFrame:
             if len(known):
                 fill = df[col].isna().to_numpy() & isin(df.pcd, known.pcd)
                 df.loc[fill, col] = df.pcd[fill].map(known.drop_duplicates("pcd").set_index("pcd")[col])
+    # Code-Point has no latitude/longitude: take ONS's (converted with OSTN15) where an older NSPL row has
+    # exactly the same grid reference, else postcode_points converts the grid reference itself
+    for i in newest_first:
+        f = releases[i].frame
+        known = f[f.lat.notna() & f.x.notna()]
+        fill = df.lat.isna().to_numpy() & df.x.notna().to_numpy()
+        if len(known) and fill.any():
+            fill &= isin(df.pcd, known.pcd)
+            k = known.drop_duplicates("pcd").set_index("pcd").reindex(df.pcd[fill])
+            same = (k.x.to_numpy() == df.x[fill].to_numpy()) & (k.y.to_numpy() == df.y[fill].to_numpy())
+            rows = np.flatnonzero(fill)[same]
+            df.loc[df.index[rows], "lat"] = k.lat.to_numpy()[same]
+            df.loc[df.index[rows], "lon"] = k.lon.to_numpy()[same]
     return df
 
 
@@ -531,7 +558,8 @@ def _write_sqlite(path: Path, pcs, other, sectors, outward, meta) -> None:
             """
             PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
             CREATE TABLE postcode (pcd TEXT PRIMARY KEY, pcds TEXT, x REAL, y REAL, lon REAL, lat REAL,
-                                   ctry TEXT, lsoa11 TEXT, lsoa21 TEXT, lsoa21_from TEXT, src INTEGER) WITHOUT ROWID;
+                                   ctry TEXT DEFAULT 'E92000001', lsoa11 TEXT, lsoa21 TEXT, lsoa21_from TEXT,
+                                   src INTEGER) WITHOUT ROWID;
             CREATE TABLE elsewhere (code TEXT PRIMARY KEY, ctry TEXT, kind TEXT) WITHOUT ROWID;
             CREATE TABLE sector (sector TEXT PRIMARY KEY, x REAL, y REAL, lon REAL, lat REAL, n INTEGER,
                                  source TEXT) WITHOUT ROWID;
@@ -541,8 +569,11 @@ def _write_sqlite(path: Path, pcs, other, sectors, outward, meta) -> None:
             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
             """
         )
-        cols = ["pcd", "pcds", "x", "y", "lon", "lat", "ctry", "lsoa11", "lsoa21", "lsoa21_from", "src"]
-        con.executemany(f"INSERT INTO postcode VALUES ({','.join('?' * len(cols))})",
+        # ctry is England for every row (its default); one bound value fewer per row
+        cols = ["pcd", "pcds", "x", "y", "lon", "lat", "lsoa11", "lsoa21", "lsoa21_from", "src"]
+        if not (pcs.ctry == ENGLAND).all():
+            raise DataError("postcode table: a row outside England reached the English postcode table")
+        con.executemany(f"INSERT INTO postcode ({', '.join(cols)}) VALUES ({','.join('?' * len(cols))})",
                         zip(*(_sql_values(pcs[c]) for c in cols)))
         con.executemany("INSERT INTO elsewhere VALUES (?,?,?)", other.itertuples(index=False, name=None))
         con.executemany(

@@ -127,8 +127,8 @@ def details(row) -> list[tuple[str, str, str | None]]:
         ("Address", address_text(row), None),
         *([("Location", precision_text(row.get("precision")), None)] if precision_text(row.get("precision")) else []),
         *([("Linked site of", str(row["part_of"]), None)] if not is_blank(row.get("part_of")) else []),
-        ("Who it is for", taxonomy.describe_ages(row.get("min_age_months"), row.get("max_age_months"),
-                                                 bool(row.get("pregnancy")))
+        ("Who it is for", taxonomy.who_for(row.get("min_age_months"), row.get("max_age_months"),
+                                           bool(row.get("pregnancy")), row.get("types"))
          + (f". {row['eligibility']}" if not is_blank(row.get("eligibility")) else ""), None),
         ("Cost", cost_text(None if is_blank(row.get("is_free")) else bool(row["is_free"]), row.get("fees")), None),
         ("How to get referred", REFERRAL_TEXT.get(row.get("referral"), "Not stated: ask the service")

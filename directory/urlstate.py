@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .taxonomy import BY_CODE, STAGE_BY_CODE
+from .taxonomy import BY_CODE, stage_code
 
 RADII_KM = (0.5, 1.0, 1.6, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 20.0)
 DEFAULT_RADIUS_KM = 2.0
@@ -48,14 +48,13 @@ def param_radius(params, radii: tuple[float, ...], default: float) -> float:
 def decode(params) -> SearchState:
     """From st.query_params (a mapping of str to str; `types` may repeat or be comma-separated)."""
     get = params.get
-    stage = get("stage")
     return SearchState(
         q=(get("q") or "").strip()[:100],
         radius_km=param_radius(params, RADII_KM, DEFAULT_RADIUS_KM),
         types=param_types(params),
         self_referral=_flag(get("self")),
         free_only=_flag(get("free")),
-        stage=stage if stage in STAGE_BY_CODE else None,
+        stage=stage_code(get("stage")),  # old codes in shared links map to today's stages
         at=(get("at") or None),
     )
 

@@ -12,7 +12,10 @@ want_tests=0
 # Debian packages: Leaflet and jQuery served by the app itself (maps work offline),
 # Chromium and PostgreSQL for the tests. Skipped where there is no apt-get.
 pkgs=(libjs-leaflet libjs-leaflet.markercluster libjs-jquery)
-[ $want_tests = 1 ] && pkgs+=(chromium postgresql nginx)
+[ $want_tests = 1 ] && pkgs+=(chromium postgresql nginx osmium-tool)  # osmium-tool: cutting OSM extracts (walking tests)
+# Node and npm (axe-core for the accessibility tests): Debian's packages only where no node/npm is installed
+# (a Node.js that ships its own npm conflicts with Debian's npm package).
+[ $want_tests = 1 ] && ! command -v npm >/dev/null && pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -43,6 +46,15 @@ fi
 # data/raw/), download every source from its publisher (resumable; a complete folder is left alone,
 # so offline machines and CI never touch the network).
 .venv/bin/python -m directory data download --if-missing
+
+# axe-core for the browser tests' accessibility checks: the version pinned in tests/package-lock.json.
+if [ $want_tests = 1 ]; then
+  want_axe=$(node -p "require('./tests/package.json').devDependencies['axe-core']")
+  have_axe=$(node -p "require('./tests/node_modules/axe-core/package.json').version" 2>/dev/null || true)
+  if [ "$want_axe" != "$have_axe" ] || [ ! -f tests/node_modules/axe-core/axe.min.js ]; then
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
 
 # Derived data: rebuilt only when a raw file changed.
 .venv/bin/python -m directory data build

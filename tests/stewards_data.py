@@ -35,7 +35,7 @@ BRISTOL = FEEDS / "bristol_council_services_2024-12.json"
 ORUK_SCHEMA = config.raw_dir().parent / "standards" / "open-referral-uk-3.0"  # beside the shared data
 
 #: Real postcodes in the loaded NSPL subset (Telford) with their NSPL coordinates.
-TF1_1AA = ("TF1 1AA", 52.699782, -2.519841)  # Code-Point Open 2025.4 (newer than the NSPL subset)
+TF1_1AA = ("TF1 1AA", 52.699797, -2.519838)  # Code-Point 2025.4 has the same grid reference, so ONS lat/long stay
 TF3_1LY = ("TF3 1LY", 52.651897, -2.438933)
 
 

@@ -69,7 +69,7 @@ def test_each_row_problem_names_row_and_field(postcodes):
         "a,,stay_and_play,TF1 1AA,,,,,,",                      # 3 missing name
         "b,Group B,juggling,TF1 1AA,,,,,,",                     # 4 unknown type
         "c,Group C,stay_and_play,TF1 1ZZZ,,,,,,",               # 5 bad postcode
-        "d,Group D,stay_and_play,SW1A 1AA,,,,,,",               # 6 postcode not in the loaded directory
+        "d,Group D,stay_and_play,TF1 1ZZ,,,,,,",                # 6 postcode in no postcode file
         "e,Group E,stay_and_play,,-2.5,52.7,,,,",               # 7 coordinates outside the UK (swapped)
         "f,Group F,stay_and_play,TF1 1AA,,,48,12,,",            # 8 age range upside down
         "g,Group G,stay_and_play,TF1 1AA,,,,,not-an-email,",    # 9 email

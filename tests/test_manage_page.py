@@ -48,7 +48,13 @@ def upload(at: AppTest, kind: str, name: str, data: bytes, source: str | None = 
 
 
 def metrics(at: AppTest) -> dict[str, int]:
-    return {m.label: int(m.value) for m in at.metric}
+    # counts as numbers (thousands separators allowed); other metrics (e.g. a quality score "5.0 / 10") left out
+    out = {}
+    for m in at.metric:
+        v = str(m.value).replace(",", "")
+        if v.lstrip("-").isdigit():
+            out[m.label] = int(v)
+    return out
 
 
 def family_sees(q: str) -> list[str]:

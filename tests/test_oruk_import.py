@@ -158,7 +158,7 @@ def test_bad_values_reported_per_service(postcodes, terms):
         oruk_service(MASSAGE, lat=52.7, lon=-2.5, minimum_age=4, maximum_age=1),  # upside down
         oruk_service("Antenatal workshops - baby care", lat=-2.5, lon=52.7),  # swapped
         oruk_service("Antenatal workshops- baby feeding", postcode="TF1 1ZZ9"),  # bad postcode
-        oruk_service("Antenatal parenting group- Solihull Approach", postcode="SW1A 1AA"),  # not loaded
+        oruk_service("Antenatal parenting group- Solihull Approach", postcode="TF1 1ZZ"),  # in no file
         "not an object",
         dict(good, id=None, name=""),
     ]

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import gzip
 import io
+import json
 import sqlite3
 import zipfile
 
@@ -17,6 +18,7 @@ import shapely
 from streamlit.testing.v1 import AppTest
 
 from directory import text
+from directory.build import _inputs as build_inputs
 from directory.geocode import LocateError, locate, parse_postcode
 from directory.postcodes import combine, nspl_vintage, read_releases
 from directory.sources import DataError, catalogue
@@ -50,6 +52,9 @@ def test_every_english_codepoint_postcode_is_searchable_at_its_grid_reference(ar
             "SELECT pcd, x, y FROM postcode WHERE src = (SELECT id FROM release WHERE kind = 'codepoint') "
             "AND pcd GLOB ?", (area.upper() + "[0-9]*",))}
         assert got == expected, area
+    # the zip is a build input (checksummed in the manifest: a new release rebuilds the table)
+    manifest = json.loads((areas.folder / "manifest.json").read_text())
+    assert str(raw / ZIP) in manifest["inputs"]
     # the national count: England's rows in the zip less the 813 with no coordinates (quality 90)
     with zipfile.ZipFile(raw / ZIP) as zf:
         meta = zf.read("Doc/metadata.txt").decode()
@@ -82,6 +87,10 @@ def test_unzipped_folder_reads_like_the_zip(tmp_path, raw, codepoint_rows):
         assert f.at[pcd, "ctry"] == r[4]
         if r[1] != "90":
             assert (f.at[pcd, "x"], f.at[pcd, "y"]) == (float(r[2]), float(r[3]))
+    # every file of the folder is a build input, so editing one rebuilds the postcode table
+    inputs = {p.relative_to(tmp_path).as_posix() for p in build_inputs(catalogue(), tmp_path)}
+    assert {"codepo_gb/Data/CSV/wr.csv", "codepo_gb/Data/CSV/cf.csv", "codepo_gb/Doc/metadata.txt",
+            "codepo_gb/Doc/Code-Point_Open_Column_Headers.csv"} <= inputs
     # a truncated area file is refused, naming it (metadata.txt gives each area's row count)
     wr = folder / "Data" / "CSV" / "wr.csv"
     wr.write_text("".join(wr.read_text().splitlines(keepends=True)[:-5]))
@@ -215,3 +224,14 @@ def test_lsoa21_of_each_postcode_agrees_with_ons(areas, raw):
     tf = got[got.pcd.str.startswith("TF1") & got.lsoa11.isin(unchanged)]
     assert len(tf) > 1_000
     assert (tf.lsoa21 == tf.lsoa11).mean() >= 0.85
+
+
+def test_about_page_states_national_postcodes(seeded, areas):
+    at = AppTest.from_file("../views/about.py", default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert [m.value for m in at.metric if m.label == "Postcodes searchable"] == [f"{areas.postcodes.n_postcodes:,}"]
+    assert areas.postcodes.n_postcodes == 1_492_079
+    caption = " ".join(c.value for c in at.caption)
+    assert "every English postcode" in caption and "OS Code-Point Open 2025.4.0" in caption
+    assert f"{areas.postcodes.agreement['rate']:.1%}" in caption and "9 areas" not in caption

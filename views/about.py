@@ -19,9 +19,19 @@ c1, c2, c3 = st.columns(3)
 c1.metric("Neighbourhoods (LSOAs)", f"{len(areas.lsoa):,}")
 c2.metric("Service locations", f"{len(services):,}")
 c3.metric("Postcodes searchable", f"{areas.postcodes.n_postcodes:,}")
+pcs = areas.postcodes
+if pcs.national:
+    where = f"every English postcode ({len(pcs.areas)} postcode areas)"
+else:
+    where = (f"full postcodes in the areas {', '.join(pcs.areas)}, others at the middle of their postcode sector "
+             "(add OS Code-Point Open, codepo_gb.zip, to the raw folder for every postcode)")
+rate = pcs.agreement.get("rate")
 st.caption(
-    f"Full postcodes are searchable in the areas {', '.join(areas.postcodes.areas)}; elsewhere a postcode is "
-    "placed at the middle of its postcode sector. Add the national NSPL file to the raw folder for every postcode."
+    f"Postcode search covers {where}, from {'; '.join(pcs.releases) or 'the loaded postcode file'} "
+    "(the newest file wins for each postcode). Each postcode's neighbourhood (LSOA 2021) is the LSOA polygon "
+    "its grid reference falls in"
+    + (f"; this agrees with ONS's own assignment for {rate:.1%} of the postcodes where ONS publishes one."
+       if rate else ".")
 )
 
 st.subheader("Sources")
@@ -36,6 +46,9 @@ st.markdown(
     f"""
 **How distances work.** Each neighbourhood (LSOA) is represented by its ONS population-weighted centroid.
 Distances are straight lines in British National Grid metres; walking times assume {config.WALKING_KMH:g} km/h.
+Where an OpenStreetMap extract is loaded, walking distances follow its streets and footpaths (from the path
+nearest each point, within 250 m); elsewhere they stay straight lines, and the pages say which. Walking routes
+© OpenStreetMap contributors (ODbL).
 
 **Under-5s** are {under5.label(under5.source_of(areas.lsoa))}.
 

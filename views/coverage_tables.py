@@ -83,7 +83,7 @@ def fingerprint(df: pd.DataFrame) -> str:
 @st.cache_data(show_spinner="Computing the coverage tables for England...", max_entries=12)
 def tables_for(_services, _fp, build_dir, types, radius_km, deciles, demand, filters):
     return coverage.coverage_tables(ui.areas(), _services, coverage.LEVELS, types, radius_km, deciles=deciles,
-                                    demand=demand, **dict(filters))
+                                    demand=demand, walking_network=ui.walking_network(), **dict(filters))
 
 
 tables = tables_for(services, fingerprint(services), str(areas.folder), **params)

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import maps, taxonomy, text, urlstate
+from directory import maps, shortlist, taxonomy, text, urlstate, walking
 from directory.config import WALKING_KMH
 from directory.geocode import LocateError, locate
 from directory.nearest import Filters, near
@@ -48,6 +48,8 @@ with st.expander("Filters", expanded=filters_on):
     st.selectbox(
         "Age or stage", STAGE_OPTIONS, key="fs_stage",
         format_func=lambda c: taxonomy.STAGE_BY_CODE[c].label if c else "Any age or stage",
+        help="The same words as on each entry. 1 to 2 years: from the first to the second birthday; "
+             "2 to 4 years: from the second birthday until the fifth.",
     )
     st.checkbox("Self-referral only (no need to be referred by a professional)", key="fs_self")
     st.checkbox("Free only", key="fs_free")
@@ -95,7 +97,8 @@ if origin.note:
 
 filters = Filters(tuple(state.types), state.self_referral, state.free_only, state.stage)
 found = near(services, origin.x, origin.y, state.radius_km, filters)
-results = found.table.head(MAX_SHOWN)
+pace = st.session_state.get("fs_pace", WALKING_KMH)
+results = walking.add_walks(ui.walking_network(), origin.x, origin.y, found.table.head(MAX_SHOWN), kmh=pace)
 
 if found.n_matching == 0:
     st.warning(
@@ -114,12 +117,31 @@ else:
         f"No service matching your filters is within {state.radius_km:g} km. "
         f"The nearest {len(results)} are listed below with their distances."
     )
-st.caption(
-    f"Distances are straight lines from {origin.label}. Walking times assume {WALKING_KMH:g} km/h (3 mph): "
-    "real routes are longer, and slower with a pram."
-)
+pace_text = f"{pace:g} km/h" + (" (3 mph)" if pace == WALKING_KMH else " (with a pram)")
+along = results["walk_basis"].eq("paths")
+if along.all():
+    route_note = (f"Walking times follow the streets and footpaths mapped by OpenStreetMap, from the path nearest "
+                  f"{origin.label} ({results['origin_snap_m'].iloc[0]:.0f} m away), at {pace_text}.")
+elif along.any():
+    route_note = (f"Walking times follow mapped streets and footpaths where marked \"along paths\"; the others "
+                  f"are straight lines from {origin.label}, and real routes are longer. Pace: {pace_text}.")
+else:
+    route_note = (f"Distances are straight lines from {origin.label}: walking routes are not mapped here yet, "
+                  f"so real routes are longer. Walking times assume {pace_text}.")
+st.caption(f"{route_note} Distances in km are straight lines.")
+st.radio("Walking pace", [WALKING_KMH, walking.PRAM_KMH], key="fs_pace", horizontal=True,
+         format_func=lambda k: f"{k:g} km/h" + (" (3 mph)" if k == WALKING_KMH else " (with a pram and a toddler)"))
 
-map_col, list_col = st.columns([3, 2], gap="medium")
+# Phone first: on a narrow screen the list comes first and the map is one tap away (the switch shows
+# only below 640 px, where Streamlit stacks columns); on a wide screen list and map sit side by side.
+with st.container(key="fs_view_switch"):
+    view = st.radio("Show", ["List", "Map"], horizontal=True, key="fs_view",
+                    help="On a small screen: the list of services, or the map of them.")
+shortlist_ids = ui.shortlist()
+if view == "Map":  # the map first (on a phone: at the top), the list after it
+    map_col, list_col = st.columns([3, 2], gap="medium")
+else:
+    list_col, map_col = st.columns([2, 3], gap="medium")
 with map_col:
     out = st_folium(
         maps.search_map(origin, state.radius_km, results), key="fs_map", height=520, use_container_width=True,
@@ -128,12 +150,29 @@ with map_col:
 selected = maps.clicked_service(results, (out or {}).get("last_object_clicked"))
 
 with list_col:
+    with st.container(key="fs_shortlist_bar"):
+        if shortlist_ids:
+            st.markdown(
+                f"**Your shortlist: {len(shortlist_ids)} service{'s' if len(shortlist_ids) != 1 else ''}.** "
+                f"[Open the shortlist to print or send]({shortlist.link(shortlist_ids)})"
+            )
+            if st.checkbox(f"Show distances from {text.md(state.q)} on the shortlist (puts it in the link)",
+                           key="fs_sl_keep_q"):
+                st.markdown(f"[Open the shortlist with distances]({shortlist.link(shortlist_ids, state.q)})")
+        else:
+            st.caption("Tick “Shortlist” on the services you want to print or send.")
     for i, row in enumerate(results.to_dict("records"), start=1):
-        label = (
-            f"{i}\\. **{text.md(row['name'])}** · {row['distance_km']:.1f} km · {text.walk_text(row['walk_min'])}"
-        )
-        with st.expander(label, expanded=row["service_id"] == selected):
+        sid = row["service_id"]
+        walk = walking.walk_label(row["walk_min"], row["walk_basis"])
+        if row["walk_basis"] == "paths":
+            walk += f" ({row['walk_km']:.1f} km)"
+        label = f"{i}\\. **{text.md(row['name'])}** · {row['distance_km']:.1f} km · {walk}"
+        with st.expander(label, expanded=sid == selected):
             st.markdown(text.details_markdown(row))
+            st.markdown(f"[This service's own page (to send or print)]({shortlist.service_link(sid)})")
+        key = f"sl_{sid}_{row['location_id']}"  # a service at two places nearby is listed twice
+        st.session_state[key] = sid in shortlist_ids
+        st.checkbox(f"Shortlist {text.md(row['name'])}", key=key, on_change=ui.toggle_shortlist, args=(sid, key))
 
 share = f"?{urlencode(urlstate.encode(state))}"
 try:
@@ -143,14 +182,14 @@ except Exception:  # no browser context (e.g. in tests): a relative link is stil
     pass
 with st.expander("Share this search"):
     st.write("Copy this link to send the same search and filters to someone else:")
-    st.code(share, language=None)
+    st.code(share, language=None, wrap_lines=True)
     st.download_button(
         "Download this list (CSV)",
         lambda: text.safe_csv(  # made when asked for (spreadsheet-safe), not on every run
             results.assign(types=results.types.apply(lambda ts: "; ".join(taxonomy.label(t) for t in ts)))[
-                ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_min", "phone",
-                 "email", "url", "last_verified", "source"]
-            ].round({"distance_km": 2, "walk_min": 0})),
+                ["name", "types", "address", "town", "postcode", "area", "distance_km", "walk_km", "walk_basis",
+                 "walk_min", "phone", "email", "url", "last_verified", "source"]
+            ].round({"distance_km": 2, "walk_km": 2, "walk_min": 0})),
         file_name="family-support-nearby.csv",
         mime="text/csv",
         on_click="ignore",

@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import config, steward, stewards, taxonomy, text
+from directory import config, reports, steward, stewards, taxonomy, text
 from directory.geocode import LocateError, parse_postcode
 from directory.ingest.csv_import import STATUSES, TEMPLATE_COLUMNS, export_csv, record_from_fields, template_csv
 from directory.ingest.oruk import export_json
@@ -330,6 +330,19 @@ with tab_check:
                 changed(f"{n} services marked as verified today.")
     else:
         st.write("Every active service has been verified in the last year.")
+    # "Is something wrong here?" messages from services' public pages (plain text in the table)
+    waiting = [r for r in reports.open_reports(directory) if guard.refusal_for(r["service id"]) is None]  # in scope
+    st.subheader(f"Reports from families and professionals: {len(waiting)}")
+    if waiting:
+        st.dataframe(waiting, hide_index=True, width="stretch")
+        about = {r["report"]: f"{r['service']}: {r['message'][:60]}" for r in waiting}
+        dealt = st.multiselect("Dealt with (the entry is corrected, or nothing needed changing)", list(about),
+                               format_func=about.get, key="md_reports_done")
+        if st.button("Mark these reports as dealt with", disabled=not dealt, key="md_reports_go"):
+            n = reports.resolve(directory, dealt, guard.actor)
+            changed(f"{n} reports marked as dealt with.")
+    else:
+        st.write("No reports waiting.")
     st.subheader("Recent changes")
     recent = steward.history_rows(directory, limit=100)
     st.dataframe(recent, hide_index=True, width="stretch")

@@ -151,7 +151,8 @@ def imports_tab(state, directory, who: str, changed: Callable[[str], None],
                       f"{b['new']} new, {b['updated']} updated)" for b in batches if not b["undone_at"]}
     if not open_:
         return
-    pick = st.selectbox("Undo an import", list(open_), format_func=open_.get, key="mq_batch")
+    # keyed on the newest import: after another import the choice starts again from the newest
+    pick = st.selectbox("Undo an import", list(open_), format_func=open_.get, key=f"mq_batch_{batches[0]['id']}")
     sure = st.checkbox("Yes, undo every change this import made", key=f"mq_batch_sure_{pick}")
     if st.button("Undo this import", key="mq_batch_undo", disabled=not (who and sure)):
         try:

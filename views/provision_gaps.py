@@ -10,7 +10,7 @@ from streamlit_folium import st_folium
 import ui
 import ui_areas
 import ui_history
-from directory import access, area_kinds, choropleth, gapstate, taxonomy, text, under5
+from directory import access, area_kinds, choropleth, gapstate, taxonomy, text, under5, walking
 from directory.choropleth import ENGLAND, MEASURES
 
 GAP_ROWS_SHOWN = 100
@@ -50,6 +50,9 @@ with c2.expander("Options: types of support, distance, deprivation threshold, ch
     o1.select_slider("Within reach means within (straight line)", options=list(gapstate.RADII_KM), key="pg_radius",
                      format_func=lambda r: f"{r:g} km",
                      help="1.6 km (1 mile) is about 20 minutes' walk with a pram.")
+    o1.toggle("Walk along mapped paths where OpenStreetMap covers the area", key="pg_walk",  # issue 15
+              help="Distances follow streets and footpaths where an OpenStreetMap extract is loaded; straight "
+                   "lines elsewhere.")
     o1.select_slider("Deprived means IMD deciles 1 to", options=list(range(1, 11)), key="pg_deciles",
                      help="Decile 1 is the most deprived 10% of neighbourhoods in England; 1 to 2 is the most "
                           "deprived 20%.")
@@ -82,9 +85,10 @@ def fingerprint(df: pd.DataFrame) -> str:
 
 
 @st.cache_data(show_spinner="Measuring access for every neighbourhood in England...", max_entries=24)
-def england_measures(_services, _fp, types, radius_km, demand, deciles) -> pd.DataFrame:
+def england_measures(_services, _fp, types, radius_km, demand, deciles, walk=False) -> pd.DataFrame:
+    net = ui.walking_network() if walk else None
     return access.lsoa_measures(ui.areas().lsoa, _services, types=types, radius_km=radius_km, demand=demand,
-                                deciles=deciles)
+                                deciles=deciles, cost=walking.WalkingCost(net) if net is not None else None)
 
 
 @st.cache_data(show_spinner="Looking for the best new sites...", max_entries=48)
@@ -101,7 +105,10 @@ def lsoa_boundaries_of(code_column: str, area: str):
 
 fp = fingerprint(services)
 key = (tuple(state.types), r, state.demand, deciles)
-measures = england_measures(services, fp, *key)
+measures = england_measures(services, fp, *key, walk=st.session_state.get("pg_walk", False))
+walked = int(measures["distance_basis"].eq("walk").sum())
+distance_words = (f"walking along mapped paths for {walked:,} neighbourhoods (OpenStreetMap), in a straight line "
+                  "elsewhere" if walked else "in a straight line")
 pool = access.services_of_types(services, state.types)
 is_england = state.area == ENGLAND
 rows = measures if is_england else measures[measures[kind.code] == state.area].reset_index(drop=True)
@@ -118,7 +125,7 @@ england = access.coverage_summary(measures, radius_km=r, deciles=deciles, demand
 types_words = ", ".join(taxonomy.label(t) for t in state.types) if state.types else "any type"
 st.subheader(f"{place}: {(measure.area_label if by_areas else measure.label).lower()}")
 st.caption(
-    f"Support of {types_words} within {r:g} km in a straight line; deprived = IMD 2025 {decile_words}; counting "
+    f"Support of {types_words} within {r:g} km {distance_words}; deprived = IMD 2025 {decile_words}; counting "
     f"{demand_words}. The directory holds {len(pool):,} service locations of these types in England"
     + (" (today the maintained nursery schools from DfE GIAS: a gap means no service in the directory within "
        "reach, which may not mean no support at all)" if len(services) and

@@ -198,7 +198,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
                 point = postcode_latlon(postcodes, pc)
                 if point is None:
                     bad("postcode", f"Postcode {pc.display} is not in the loaded postcode directory; "
-                                    "give latitude and longitude, or load the full NSPL.")
+                                    "check it, or give latitude and longitude.")
                 else:
                     lat, lon = point
         except LocateError as e:

@@ -346,6 +346,30 @@ def place_of(postcode: str | None, easting: float, northing: float, postcodes,
                       "can't be placed on the map.")
 
 
+def _strip_controls(df: pd.DataFrame, report) -> pd.DataFrame:
+    """NUL, other control characters and bidi controls removed from every text cell, each removal
+    a warning naming the row (the header is row 1) and GIAS's column."""
+    from ..text import CONTROL_CHARS, describe_controls, strip_controls
+    from .report import WARNING, Problem
+
+    attrs = dict(df.attrs)
+    for c in df.columns:
+        s = df[c]
+        if not (pd.api.types.is_string_dtype(s.dtype) or s.dtype == object):
+            continue
+        hit = s.map(lambda v: isinstance(v, str) and bool(CONTROL_CHARS.search(v))).astype(bool).to_numpy()
+        if not hit.any():
+            continue
+        s = s.astype(object).copy()
+        for i in hit.nonzero()[0]:
+            clean, n = strip_controls(s.iloc[i])
+            s.iloc[i] = clean
+            report.problems.append(Problem(int(i) + 2, FIELDS.get(c, c), describe_controls(n), WARNING))
+        df = df.assign(**{c: s})
+    df.attrs.update(attrs)
+    return df
+
+
 def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = None,
                            limit_bytes: int | None = None, source: str = CHILDRENS_CENTRES_SOURCE,
                            links: bytes | None = None):
@@ -367,11 +391,20 @@ def read_childrens_centres(data: bytes, postcodes=None, filename: str | None = N
     if big:
         report.problems.append(big)
         return report
+    from .report import decode as decode_upload, wide_encoding
+
+    if wide_encoding(data):  # UTF-16 ("Unicode Text"): an encoding message, not "missing columns"
+        try:
+            decode_upload(data)
+        except ValueError as e:
+            report.problems.append(Problem(0, "file", str(e)))
+            return report
     try:
         df = read_version_bytes(data, filename, limit_bytes)
     except LayoutError as e:
         report.problems.append(Problem(1, "header", str(e)))
         return report
+    df = _strip_controls(df, report)
     version = df.attrs["extract_date"]
     report.rows = len(df)
     report.listed = {u for u in df.urn.dropna()}
