@@ -11,8 +11,8 @@ def test_analyst_previews_and_downloads_the_lsoa_table(app_url, page, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1400, "height": 1750})  # the app scrolls inside itself: show the downloads
     page.goto(f"{app_url}/coverage")
-    wait_for_app(page, "Coverage per local authority district (2024): England")
-    page.get_by_text("296 rows").first.wait_for()
+    wait_for_app(page, "Coverage per upper-tier authority (2023): England")  # upper-tier authorities by default
+    page.get_by_text("153 rows").first.wait_for()
     assert page.get_by_text("Page not found").count() == 0
 
     # the page settles after its first run: wait until the level selector takes clicks
@@ -28,7 +28,7 @@ def test_analyst_previews_and_downloads_the_lsoa_table(app_url, page, tmp_path):
     with page.expect_download(timeout=60_000) as info:
         page.get_by_role("button", name="CSV", exact=True).click()
     download = info.value
-    assert download.suggested_filename == "coverage-lsoa-1.6km.csv"
+    assert download.suggested_filename == "coverage-lsoa-1.6km-under5.csv"
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     lines = path.read_text(encoding="utf-8").splitlines()
