@@ -119,8 +119,8 @@ STATES = [
     ("error-message", "/?q=TF1+1CI", "has CI"),
     ("nothing-matches", "/?q=TF1+1AA&free=1", "No service in the directory matches"),
     ("sign-in", "/sign-in", "Directory stewards: sign in"),
-    ("gaps-area", "/gaps?area=E08000025", "Birmingham: deprived children far from support"),
-    ("coverage", "/coverage", "Coverage per local authority district (2024): England"),
+    ("gaps-area", "/gaps?area=E08000025", "Birmingham City Council: deprived children far from support"),
+    ("coverage", "/coverage", "Coverage per upper-tier authority (2023): England"),
     # /manage is not a page for anonymous visitors since issue 10's sign-in (they get the sign-in page, checked
     # above). TODO: axe on the Manage page signed in, inside tests/test_sign_in_browser.py's OIDC flow.
     ("about", "/about", "Sources"),
