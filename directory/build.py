@@ -27,7 +27,9 @@ Formulas worth knowing:
 from __future__ import annotations
 
 import json
+import os
 import re
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -121,12 +123,29 @@ def needs_build(raw: Path | None = None, out: Path | None = None) -> bool:
     current = {str(p): p for p in _inputs(catalogue(), raw)}
     if set(current) != set(old["inputs"]):
         return True
+    restamped = False
     for name, path in current.items():
         rec = old["inputs"][name]
         st = path.stat()
-        if (st.st_size, st.st_mtime_ns) != (rec["size"], rec["mtime_ns"]) and file_digest(path) != rec["sha256"]:
-            return True
+        if (st.st_size, st.st_mtime_ns) != (rec["size"], rec["mtime_ns"]):
+            if file_digest(path) != rec["sha256"]:
+                return True
+            rec["size"], rec["mtime_ns"] = st.st_size, st.st_mtime_ns
+            restamped = True
+    if restamped:  # same bytes, new dates (a copied folder): remember them, so the next check hashes nothing
+        _write_manifest(manifest, old)
     return False
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    """Replace the manifest in one step (several app processes may check at once); a read-only build
+    folder only means the next check hashes again."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def ensure_built(raw: Path | None = None, out: Path | None = None, progress: Progress | None = None) -> bool:

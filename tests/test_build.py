@@ -5,6 +5,7 @@ import json
 import shutil
 import sqlite3
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -169,4 +170,37 @@ def test_rebuilds_only_when_an_input_changes(tmp_path, raw, areas):
     text = region.read_text()
     region.unlink()
     region.write_text(text.replace("North East", "North  East", 1))
+    assert needs_build(copy, out)
+
+
+def test_same_bytes_with_new_dates_are_hashed_once(tmp_path, raw, areas, monkeypatch):
+    # a raw folder copied or re-laid keeps its bytes but gets new modification times: the check hashes
+    # the files once, remembers their new dates in the manifest, and the next check (every page run) hashes nothing
+    import directory.build as build_module
+
+    out = tmp_path / "build"
+    shutil.copytree(areas.folder, out)
+    copy = tmp_path / "raw"
+    copy.mkdir()
+    for p in raw.rglob("*"):
+        if p.is_file():
+            (copy / p.relative_to(raw)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, copy / p.relative_to(raw))  # new dates, same bytes
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["inputs"] = {k.replace(str(raw), str(copy)): v for k, v in manifest["inputs"].items()}
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    hashed = []
+    real_digest = build_module.file_digest
+    monkeypatch.setattr(build_module, "file_digest", lambda p: hashed.append(p) or real_digest(p))
+    assert not needs_build(copy, out)
+    assert len(hashed) == len(manifest["inputs"])  # every file's dates differ from the manifest's
+    restamped = json.loads((out / "manifest.json").read_text())["inputs"]
+    for name, rec in restamped.items():
+        assert (rec["size"], rec["mtime_ns"]) == (Path(name).stat().st_size, Path(name).stat().st_mtime_ns)
+        assert rec["sha256"] == manifest["inputs"][name]["sha256"]
+    hashed.clear()
+    assert not needs_build(copy, out)
+    assert hashed == []
+    region = copy / "lookup_ltla24_region24.csv"  # a real change is still seen
+    region.write_text(region.read_text().replace("North East", "North  East", 1))
     assert needs_build(copy, out)
