@@ -20,8 +20,19 @@ from directory.store import Directory
 from directory.stewards import Account, Stewards, idle_expired
 
 
+#: (raw folder, build folder) pairs this process has checked: the loaded tables are kept for the life of the
+#: process (`_areas` below), so checking the raw files again on every page run (a walk of the folder and a
+#: stat of each file, three times per run) would change nothing. `python -m directory data build` or a
+#: restart picks up new raw files.
+_checked: set[tuple[str, str]] = set()
+
+
 def _ensure_built() -> None:
+    folders = (str(config.raw_dir()), str(config.build_dir()))
+    if folders in _checked:
+        return
     if not needs_build():
+        _checked.add(folders)
         return
     bar = st.progress(0.0, text="Preparing the data (first run only)...")
     try:
@@ -35,6 +46,7 @@ def _ensure_built() -> None:
         )
         st.stop()
     bar.empty()
+    _checked.add(folders)
 
 
 @st.cache_resource(show_spinner="Loading areas...")
@@ -71,7 +83,7 @@ def all_services() -> pd.DataFrame:
     return _all_services(config.database_url(), str(config.build_dir()), d.version())
 
 
-@st.cache_data(show_spinner="Loading services...", max_entries=2)
+@st.cache_resource(show_spinner="Loading services...", max_entries=2)
 def _services(url: str, build_dir: str, version: int) -> pd.DataFrame:
     from directory.duplicates import merge_linked, same_links
 
@@ -82,9 +94,12 @@ def _services(url: str, build_dir: str, version: int) -> pd.DataFrame:
 def services() -> pd.DataFrame:
     """All active service locations with their areas, cached per directory version: every write (this
     process, another app process, the command line) bumps the version in the database, so the next
-    run of any page in any process reads the new services. One small SELECT per run."""
+    run of any page in any process reads the new services. One small SELECT per run.
+
+    One frame per version for every session, handed out as a shallow copy: with pandas' copy-on-write a
+    page that changes its copy changes nothing shared (st.cache_data's pickled copy cost ~20 ms a run)."""
     d = directory()
-    return _services(config.database_url(), str(config.build_dir()), d.version())
+    return _services(config.database_url(), str(config.build_dir()), d.version()).copy(deep=False)
 
 
 def services_changed() -> None:

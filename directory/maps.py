@@ -10,14 +10,17 @@ OpenStreetMap, with attribution; offline the background stays grey.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import shutil
 from pathlib import Path
 
+import branca
 import folium
 import jinja2
 import pandas as pd
+import xyzservices
 
 from . import config, text
 from .taxonomy import TERMS
@@ -46,6 +49,9 @@ LOCAL_BY_NAME = {
 }
 
 OSM_ATTRIBUTION = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+#: OpenStreetMap's standard tiles, looked up once: given the name, folium searches all of xyzservices' providers
+#: for every map it draws.
+OSM_TILES = xyzservices.providers.query_name("OpenStreetMap Mapnik")
 
 TYPE_COLOURS = dict(zip(
     [t.code for t in TERMS],
@@ -119,15 +125,25 @@ class Map(folium.Map):
         el = header._children.get(self.get_name())
         if el is not None:
             html = _VIEWPORT.sub('<meta name="viewport" content="width=device-width, initial-scale=1.0">', el.render())
-            html += FOCUS_CSS
-            el._template = jinja2.Template("{% raw %}" + html + "{% endraw %}")
+            header.add_child(_Markup(html + FOCUS_CSS), name=self.get_name())
+
+
+class _Markup(branca.element.Element):
+    """Fixed markup for the page header, with no template to compile (maps are rendered several times)."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.html = html
+
+    def render(self, **kwargs) -> str:
+        return self.html
 
 
 def base_map(lat: float, lon: float, zoom: int = 13) -> folium.Map:
     return Map(
         location=[lat, lon],
         zoom_start=zoom,
-        tiles="OpenStreetMap",
+        tiles=OSM_TILES,
         attr=OSM_ATTRIBUTION,
         control_scale=True,
         prefer_canvas=False,
@@ -149,14 +165,10 @@ def search_map(origin, radius_km: float, results: pd.DataFrame) -> folium.Map:
         [origin.lat, origin.lon], radius=7, color="#000", weight=2, fill=True, fill_color="#fff", fill_opacity=1,
         tooltip=text.esc(f"You searched: {origin.label}"),
     ).add_to(m)
-    for i, row in enumerate(results.to_dict("records"), start=1):
-        colour = TYPE_COLOURS.get((row.get("types") or ["?"])[0], "#555")
-        folium.CircleMarker(
-            [row["lat"], row["lon"]], radius=9, color="#fff", weight=2, fill=True, fill_color=colour,
-            fill_opacity=0.95,
-            tooltip=text.esc(f"{i}. {row['name']} ({row['distance_km']:.1f} km)"),
-            popup=folium.Popup(text.details_html(row), max_width=320),
-        ).add_to(m)
+    ServiceMarkers([{
+        "lat": row["lat"], "lon": row["lon"], "colour": TYPE_COLOURS.get((row.get("types") or ["?"])[0], "#555"),
+        "tooltip": text.esc(f"{i}. {row['name']} ({row['distance_km']:.1f} km)"), "popup": text.details_html(row),
+    } for i, row in enumerate(results.to_dict("records"), start=1)]).add_to(m)
     pts = [[origin.lat, origin.lon]] + results[["lat", "lon"]].values.tolist()
     dlat = radius_km / 111.0
     dlon = radius_km / (111.0 * max(0.2, math.cos(math.radians(origin.lat))))
@@ -164,6 +176,37 @@ def search_map(origin, radius_km: float, results: pd.DataFrame) -> folium.Map:
     lons = [p[1] for p in pts] + [origin.lon - dlon, origin.lon + dlon]
     m.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]])
     return finish(m)
+
+
+class ServiceMarkers(folium.MacroElement):
+    """One circle per service with its tooltip and popup (escaped HTML, as given), drawn by one loop in the
+    browser from a JSON list. The same as a folium CircleMarker with a Tooltip and a Popup per service, but
+    one element instead of four per service: those cost about 15 ms each to build and render (0.8 s of
+    server time for a list of 50). st_folium reports a click on any of them as on any layer."""
+
+    _template = jinja2.Template("""
+{% macro script(this, kwargs) %}
+    var {{ this.get_name() }} = {{ this.json }};
+    {{ this.get_name() }}.forEach(function (s) {
+        L.circleMarker([s.lat, s.lon], {radius: 9, color: "#fff", weight: 2, fill: true, fillColor: s.colour,
+                                        fillOpacity: 0.95})
+            .bindTooltip("<div>" + s.tooltip + "</div>", {sticky: true})
+            .bindPopup('<div style="width: 100.0%; height: 100.0%;">' + s.popup + "</div>", {maxWidth: 320})
+            .addTo({{ this._parent.get_name() }});
+    });
+{% endmacro %}
+""")
+
+    def __init__(self, markers: list[dict]):
+        super().__init__()
+        self._name = "ServiceMarkers"
+        # every "<" written \\u003c: no text can end the <script> the list sits in (the texts are escaped already)
+        self.json = json.dumps(markers, default=float).replace("<", "\\u003c")
+
+    def render(self, **kwargs):
+        # the script as it is: folium's MacroElement would compile the rendered script as a template once more
+        # (slow for a long list, and a "{{" in a service's text would be evaluated)
+        self.get_root().script.add_child(_Markup(self._template.module.script(self, kwargs)), name=self.get_name())
 
 
 def clicked_service(results: pd.DataFrame, clicked: dict | None, tolerance_deg: float = 1e-5) -> str | None:
