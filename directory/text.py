@@ -32,9 +32,15 @@ def is_blank(v) -> bool:
         return False
 
 
+#: Braces as character references too: folium compiles each map element's rendered script as a Jinja
+#: template once more, so a service named "{{ 7*7 }}" showed as "49" on a map (and any template code
+#: would run on the server). The browser shows them as the same braces.
+_BRACES = str.maketrans({"{": "&#123;", "}": "&#125;"})
+
+
 def esc(v) -> str:
-    """HTML-escaped text ('' for missing values)."""
-    return "" if is_blank(v) else html.escape(str(v), quote=True)
+    """HTML-escaped text ('' for missing values), braces included (see _BRACES)."""
+    return "" if is_blank(v) else html.escape(str(v), quote=True).translate(_BRACES)
 
 
 def md(v) -> str:

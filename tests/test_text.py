@@ -60,3 +60,21 @@ def test_local_map_assets_replace_cdn_links(monkeypatch):
     assert any(u.endswith("leaflet.js") for u in links) and any(u.endswith("jquery.min.js") for u in links)
     for u in links:  # every served file exists (copied from Debian's packages)
         assert (maps.VENDOR / u.removeprefix("/app/static/vendor/")).exists()
+
+
+def test_template_syntax_in_a_name_stays_text(monkeypatch):
+    # folium renders each map element's script as a Jinja template a second time: text must not reach it as code
+    monkeypatch.setenv("FSM_MAP_ASSETS", "cdn")
+    origin = Location(label="TF1 1AA", x=364968.0, y=311472.0, lon=-2.519838, lat=52.699797, precision="postcode")
+    name = "Hub {{ 7*7 }} {% raw %} {# x"
+    row = _row(name=name)
+    m = maps.search_map(origin, 2.0, pd.DataFrame([row]))
+    html = m.get_root().render()  # no TemplateSyntaxError from the unclosed raw block or comment
+    assert "Hub 49" not in html
+    assert text.esc(name) == "Hub &#123;&#123; 7*7 &#125;&#125; &#123;% raw %&#125; &#123;# x"
+    assert html.count("Hub &#123;&#123; 7*7 &#125;&#125;") == 2  # its tooltip and its popup
+    # the same on an area map's service dots (a folium CircleMarker with a Tooltip)
+    area = maps.base_map(52.7, -2.52)
+    maps.add_services_near(area, pd.DataFrame([row]))
+    html = area.get_root().render()
+    assert "Hub 49" not in html and "Hub &#123;&#123; 7*7 &#125;&#125;" in html
