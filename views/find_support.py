@@ -138,13 +138,14 @@ with st.container(key="fs_view_switch"):
     view = st.radio("Show", ["List", "Map"], horizontal=True, key="fs_view",
                     help="On a small screen: the list of services, or the map of them.")
 shortlist_ids = ui.shortlist()
+rows = results.to_dict("records")  # once, for the map and the list
 if view == "Map":  # the map first (on a phone: at the top), the list after it
     map_col, list_col = st.columns([3, 2], gap="medium")
 else:
     list_col, map_col = st.columns([2, 3], gap="medium")
 with map_col:
     out = st_folium(
-        maps.search_map(origin, state.radius_km, results), key="fs_map", height=520, use_container_width=True,
+        maps.search_map(origin, state.radius_km, results, rows), key="fs_map", height=520, use_container_width=True,
         returned_objects=["last_object_clicked"],
     )
 selected = maps.clicked_service(results, (out or {}).get("last_object_clicked"))
@@ -161,7 +162,7 @@ with list_col:
                 st.markdown(f"[Open the shortlist with distances]({shortlist.link(shortlist_ids, state.q)})")
         else:
             st.caption("Tick “Shortlist” on the services you want to print or send.")
-    for i, row in enumerate(results.to_dict("records"), start=1):
+    for i, row in enumerate(rows, start=1):
         sid = row["service_id"]
         walk = walking.walk_label(row["walk_min"], row["walk_basis"])
         if row["walk_basis"] == "paths":
