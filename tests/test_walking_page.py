@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from directory import walking
 from directory.store import Directory, Place, ServiceRecord
-from tests.conftest import ARTIFACTS, streamlit_server, wait_for_app
+from tests.conftest import ARTIFACTS, copy_of, streamlit_server, wait_for_app
 from tests.test_find_browser import map_frame
 
 PAGE = "../views/find_support.py"
@@ -24,11 +23,7 @@ BULWELL = "NG6 9EE"  # a street of houses in Bulwell (Code-Point Open: 454973, 3
 @pytest.fixture(scope="module")
 def notts_db(tmp_path_factory, seeded, raw):
     # a copy of the session's seeded directory (the same GIAS seed, without seeding it again)
-    path = tmp_path_factory.mktemp('walkpage') / 'directory.sqlite'
-    src, dst = sqlite3.connect(seeded.engine.url.database), sqlite3.connect(path)
-    src.backup(dst)  # a consistent copy (the directory runs in WAL mode)
-    src.close(), dst.close()
-    url = f"sqlite:///{path}"
+    url = copy_of(seeded, tmp_path_factory.mktemp("walkpage") / "directory.sqlite")
     d = Directory(url).create()
     cc = walking.tagged_childrens_centres(raw / "osm" / "nottingham-nw-ng86ba-20180521.osm.pbf")
     cc = cc[cc.name.str.contains("Children", na=False) & (cc.name != "Children's Centre")]
