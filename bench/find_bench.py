@@ -39,7 +39,7 @@ from directory import config  # noqa: E402
 from directory.areas import Areas  # noqa: E402
 from directory.build import build, ensure_built  # noqa: E402
 from directory.geocode import locate  # noqa: E402
-from directory.nearest import near  # noqa: E402
+from directory.nearest import ServiceIndex, near  # noqa: E402
 from directory.store import Directory  # noqa: E402
 
 
@@ -179,7 +179,8 @@ def synthetic_services(raw: Path, n: int) -> pd.DataFrame:
 
 
 def bench_search(areas: Areas, services: pd.DataFrame, label: str) -> None:
-    """End to end: what one family search costs (postcode lookup, filters, KD-tree, the result table).
+    """End to end: what one family search costs (postcode lookup, filters, KD-tree, the result table),
+    with the ServiceIndex the app builds once per directory version (its build time printed).
     Core: the radius query itself, KD-tree vs brute force (distance to every service), same answers."""
     from scipy.spatial import cKDTree
 
@@ -187,8 +188,9 @@ def bench_search(areas: Areas, services: pd.DataFrame, label: str) -> None:
     codes = [r[0] for r in con.execute("SELECT pcds FROM postcode ORDER BY random() LIMIT 2000")]
     con.close()
     n = len(codes)
+    t_index, index = timed(lambda: ServiceIndex(services))
     t_loc, origins = timed(lambda: [locate(c, areas.postcodes, areas.places) for c in codes])
-    t_near, _ = timed(lambda: [near(services, o.x, o.y, 2.0) for o in origins])
+    t_near, _ = timed(lambda: [near(index, o.x, o.y, 2.0) for o in origins])
 
     pts = services[["x", "y"]].to_numpy(float)
     tree = cKDTree(pts)
@@ -201,12 +203,29 @@ def bench_search(areas: Areas, services: pd.DataFrame, label: str) -> None:
     for c in codes[:500]:
         t = time.perf_counter()
         o = locate(c, areas.postcodes, areas.places)
-        near(services, o.x, o.y, 2.0)
+        near(index, o.x, o.y, 2.0)
         per.append(time.perf_counter() - t)
     print(f"search {label:>14}: end to end {(t_loc + t_near) / n * 1e3:5.2f} ms per search "
-          f"(p99 {np.percentile(per, 99) * 1e3:.2f} ms; {len(services):,} services) "
-          f"(postcode {t_loc / n * 1e3:4.2f} ms); radius query {t_kd / n * 1e6:6.1f} us with a KD-tree vs "
-          f"{t_bf / n * 1e6:7.1f} us brute force: {t_bf / t_kd:5.1f}x; {n} real postcodes")
+          f"(p50 {np.percentile(per, 50) * 1e3:.2f}, p99 {np.percentile(per, 99) * 1e3:.2f} ms; {len(services):,} "
+          f"services; target <= 10 ms) (postcode {t_loc / n * 1e3:4.2f} ms; index built once {t_index * 1e3:.1f} ms); "
+          f"radius query {t_kd / n * 1e6:6.1f} us with a KD-tree vs {t_bf / n * 1e6:7.1f} us brute force: "
+          f"{t_bf / t_kd:5.1f}x; {n} real postcodes")
+
+
+def bench_seed(raw: Path, areas: Areas) -> pd.DataFrame:
+    """Seeding a fresh SQLite directory as a first start does (nursery schools and every children's
+    centre), then the services frame the app searches (with their areas)."""
+    from directory.areas import attach_areas
+    from directory.bootstrap import seed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Directory(f"sqlite:///{Path(tmp) / 'seed.sqlite'}")
+        t_seed, added = timed(lambda: seed(d.create(), raw, areas.postcodes))
+        t_frame, frame = timed(lambda: attach_areas(d.service_frame(), areas))
+        d.engine.dispose()
+    print(f"seed         a fresh directory: {added:,} services in {t_seed:.2f} s; reading them for the app "
+          f"{t_frame:.2f} s")
+    return frame
 
 
 def bench_cold_start() -> None:
@@ -253,15 +272,18 @@ def main() -> None:
     ap.add_argument("--services", type=int, nargs="*", default=[3200, 30000])
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--no-full-build", action="store_true", help="skip the full build into a temporary folder")
+    ap.add_argument("--no-postcode-build", action="store_true", help="skip rebuilding the national postcode table")
     args = ap.parse_args()
     raw = config.raw_dir()
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
     if not args.no_full_build:
         bench_build(raw)
-    bench_postcodes(raw)
+    if not args.no_postcode_build:
+        bench_postcodes(raw)
+    ensure_built(raw)
     areas = Areas.load()
     bench_lookup(areas)
-    bench_search(areas, Directory().create().service_frame(), "directory")
+    bench_search(areas, bench_seed(raw, areas), "directory")
     for n in args.services:
         bench_search(areas, synthetic_services(raw, n), f"{n:,} at GIAS")
     if not args.no_browser:
