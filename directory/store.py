@@ -18,13 +18,13 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
 from sqlalchemy import bindparam, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import config, taxonomy
+from .crs import TO_BNG
 from .model import (
     Audit,
     Base,
@@ -45,7 +45,6 @@ from .model import (
     utcnow,
 )
 
-TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
 
 
 @dataclass
@@ -800,25 +799,22 @@ class Directory:
             .where(Service.status == "active")
         )
         with self.engine.connect() as c:
-            df = pd.DataFrame(c.execute(q).mappings().all(), columns=[col.key for col in cols])
-            types = pd.DataFrame(
-                c.execute(select(service_taxonomy.c.service_id, TaxonomyTerm.code)
-                          .join(TaxonomyTerm, TaxonomyTerm.id == service_taxonomy.c.taxonomy_term_id)).all(),
-                columns=["service_id", "code"],
-            )
-            phones = pd.DataFrame(c.execute(select(Contact.service_id, Contact.phone)).all(),
+            df = pd.DataFrame(list(map(tuple, c.execute(q))), columns=[col.key for col in cols])
+            types = defaultdict(list)
+            for sid, code in c.execute(select(service_taxonomy.c.service_id, TaxonomyTerm.code)
+                                       .join(TaxonomyTerm, TaxonomyTerm.id == service_taxonomy.c.taxonomy_term_id)):
+                types[sid].append(code)
+            phones = pd.DataFrame(list(map(tuple, c.execute(select(Contact.service_id, Contact.phone)))),
                                   columns=["service_id", "phone"])
-            sched = pd.DataFrame(c.execute(select(Schedule.service_id, Schedule.description)).all(),
+            sched = pd.DataFrame(list(map(tuple, c.execute(select(Schedule.service_id, Schedule.description)))),
                                  columns=["service_id", "schedule"])
-            langs = pd.DataFrame(c.execute(select(Language.service_id, Language.name)).all(),
+            langs = pd.DataFrame(list(map(tuple, c.execute(select(Language.service_id, Language.name)))),
                                  columns=["service_id", "language"])
-        df = df.merge(types.groupby("service_id").code.apply(lambda s: sorted(s)).rename("types"),
-                      left_on="service_id", right_index=True, how="left")
+        df["types"] = [sorted(types.get(sid, ())) for sid in df["service_id"]]
         df = df.merge(phones.drop_duplicates("service_id"), on="service_id", how="left")
         df = df.merge(sched.groupby("service_id").schedule.agg("; ".join), on="service_id", how="left")
         df = df.merge(langs.groupby("service_id").language.agg(", ".join).rename("languages"),
                       on="service_id", how="left")
-        df["types"] = df["types"].apply(lambda v: v if isinstance(v, list) else [])
         x, y = TO_BNG.transform(df.lon.to_numpy(float), df.lat.to_numpy(float))
         df["x"], df["y"] = np.asarray(x, float), np.asarray(y, float)
         for c in ("min_age_months", "max_age_months"):
