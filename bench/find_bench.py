@@ -228,43 +228,48 @@ def bench_seed(raw: Path, areas: Areas) -> pd.DataFrame:
     return frame
 
 
-def bench_cold_start() -> None:
+def bench_cold_start(db_url: str, label: str) -> None:
+    """`streamlit run` until the Find support page shows results in Chromium (launched beforehand), from
+    the moment the server process starts; then a second search in a new session."""
+    import re
+
     from playwright.sync_api import sync_playwright
 
     port = 8765
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
-    )
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        t_health = time.perf_counter() - t0
-        with sync_playwright() as pw:
-            b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, FSM_DATABASE_URL=db_url),
+        )
+        try:
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            t_health = time.perf_counter() - t0
             pg = b.new_page()
-            t1 = time.perf_counter()
             pg.goto(f"http://127.0.0.1:{port}/?q=TF1+1AA&radius=10")
-            pg.get_by_text("2 within 10 km of TF1 1AA").wait_for(timeout=60_000)
-            t_first = time.perf_counter() - t1
+            pg.get_by_text(re.compile(r"^\d+ within 10 km of TF1 1AA")).wait_for(timeout=120_000)
+            t_first = time.perf_counter() - t0
+            pg2 = b.new_page()
             t2 = time.perf_counter()
-            pg.goto(f"http://127.0.0.1:{port}/?q=HG1+1AA&radius=10")
-            pg.get_by_text("within 10 km of HG1 1AA").first.wait_for(timeout=60_000)
+            pg2.goto(f"http://127.0.0.1:{port}/?q=HG1+1AA&radius=10")
+            pg2.get_by_text(re.compile(r"within 10 km of HG1 1AA")).first.wait_for(timeout=60_000)
             t_second = time.perf_counter() - t2
+        finally:
+            proc.terminate()
+            proc.wait()
             b.close()
-        print(f"cold start   server ready {t_health:.2f} s; first page with results {t_first:.2f} s "
-              f"(data loaded and cached); a second search in a new session {t_second:.2f} s")
-    finally:
-        proc.terminate()
-        proc.wait()
+    print(f"cold start   {label}: server ready {t_health:.2f} s; first results {t_first:.2f} s after the server "
+          f"started (target <= 3 s); a second search in a new session {t_second:.2f} s")
 
 
 def main() -> None:
@@ -287,7 +292,10 @@ def main() -> None:
     for n in args.services:
         bench_search(areas, synthetic_services(raw, n), f"{n:,} at GIAS")
     if not args.no_browser:
-        bench_cold_start()
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'cold.sqlite'}"
+            bench_cold_start(url, "first start (fresh database, seeded)")
+            bench_cold_start(url, "restart (seeded database)")
     print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
 
 
