@@ -190,6 +190,9 @@ PAGE_CSS = """
 }
 /* a multiselect's text box shrinks to 12 px beside its chips on a phone: keep a 24 px target (WCAG 2.5.8) */
 [data-testid="stMultiSelect"] input { min-width: 24px !important; }
+/* a link in a caption (e.g. an auto-linked email) takes the caption's own colour, which keeps 4.5:1, and an
+   underline; the link colour drawn at the caption's reduced strength gives 3.0:1 (WCAG 1.4.3) */
+[data-testid="stCaptionContainer"] a { color: inherit !important; text-decoration: underline !important; }
 @media (min-width: 640px) { .st-key-fs_view_switch { display: none; } }
 .st-key-shortlist_entries p, .st-key-shortlist_entries li { font-size: 1.125rem; }
 @media print {

@@ -330,19 +330,29 @@ def cmd_coverage(args) -> int:
     return EXIT_OK
 
 
+def table_target(args, default: str | None = None) -> tuple[Path, str | None]:
+    """(--out, csv or xlsx) of a table-writing command: --format, else the --out extension (else `default`).
+    The format is None, with the error printed, when it is neither or --out's folder does not exist."""
+    out = Path(args.out)
+    fmt = (args.format or out.suffix.lstrip(".") or default or "").lower()
+    if fmt not in ("csv", "xlsx"):
+        print(f"error: --format must be csv or xlsx, or give --out a .csv or .xlsx name (got {fmt or 'none'!r})",
+              file=sys.stderr)
+        return out, None
+    if not out.parent.resolve().is_dir():
+        print(f"error: the folder {out.parent} does not exist", file=sys.stderr)
+        return out, None
+    return out, fmt
+
+
 def cmd_centre_history(args) -> int:
     """What changed since 2016 in the GIAS children's centres register, per area."""
     from . import history
     from .areas import Areas
     from .build import ensure_built
 
-    out = Path(args.out)
-    fmt = (args.format or out.suffix.lstrip(".")).lower()
-    if fmt not in ("csv", "xlsx"):
-        print("error: --format must be csv or xlsx (or give --out a .csv or .xlsx name)", file=sys.stderr)
-        return EXIT_USAGE
-    if not out.parent.resolve().is_dir():
-        print(f"error: the folder {out.parent} does not exist", file=sys.stderr)
+    out, fmt = table_target(args)
+    if fmt is None:
         return EXIT_USAGE
     raw = config.raw_dir(args.raw)
     ensure_built(raw, progress=progress_line)
@@ -376,13 +386,8 @@ def cmd_quality(args) -> int:
     from .areas import Areas, attach_areas
     from .bootstrap import ensure_ready
 
-    out = Path(args.out)
-    fmt = args.format or (out.suffix.lstrip(".").lower() or "csv")
-    if fmt not in ("csv", "xlsx"):
-        print(f"error: --format must be csv or xlsx (got {fmt!r})", file=sys.stderr)
-        return EXIT_USAGE
-    if not out.parent.resolve().is_dir():
-        print(f"error: the folder {out.parent} does not exist", file=sys.stderr)
+    out, fmt = table_target(args, default="csv")
+    if fmt is None:
         return EXIT_USAGE
     try:
         today = date.fromisoformat(args.as_of) if args.as_of else None

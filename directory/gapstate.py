@@ -4,7 +4,7 @@ Parameters (only non-defaults are written): kind (an area kind of area_kinds: ut
 district, icb, sicbl, region), area (a code of that kind, or E92000001 for England: England is
 then drawn by areas of that kind), measure, types (comma-separated taxonomy codes), radius (km),
 deciles (the deprived deciles are 1..N; N here), demand (under5, the default | children | idaci),
-k (new sites). Unknown or out-of-range values fall back to defaults or are clamped, never fail.
+k (new sites), walk (1: distances along mapped paths where OpenStreetMap covers the area). Unknown or out-of-range values fall back to defaults or are clamped, never fail.
 A link without `kind` whose area is a code of another kind (an old district link) opens that kind.
 """
 
@@ -38,6 +38,7 @@ class GapState:
     demand: str = DEFAULT_DEMAND  # a column of access.lsoa_measures
     k: int = 3
     kind: str = DEFAULT_KIND
+    walk: bool = False  # distances along mapped paths (issue 15) instead of straight lines
 
     @property
     def deciles(self) -> tuple[int, ...]:
@@ -79,6 +80,7 @@ def decode(params, areas: Mapping[str, set[str] | frozenset[str]] | set[str] | f
         demand=DEMANDS.get(get("demand") or "", DEMANDS[DEFAULT_DEMAND]),
         k=_int(get("k"), 3, 0, MAX_K),
         kind=kind,
+        walk=(get("walk") or "").strip().lower() in ("1", "yes", "true"),
     )
 
 
@@ -100,4 +102,6 @@ def encode(s: GapState) -> dict[str, str]:
         out["demand"] = DEMAND_KEYS[s.demand]
     if s.k != 3:
         out["k"] = str(s.k)
+    if s.walk:
+        out["walk"] = "1"
     return out

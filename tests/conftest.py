@@ -111,6 +111,16 @@ def app_url(seeded):
         yield url
 
 
+@pytest.fixture(scope="session")
+def signed_app(tmp_path_factory, seeded):
+    """The app with sign-in configured against a real OIDC provider on loopback, its own directory and
+    stewards list (tests/signed_browser.py): (base URL, directory URL)."""
+    from tests.signed_browser import signed_app_server
+
+    with signed_app_server(tmp_path_factory.mktemp("signin")) as got:
+        yield got
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]

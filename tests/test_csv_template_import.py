@@ -33,6 +33,24 @@ def test_utf8_and_windows_1252(encoding, postcodes):
     r = rep.records[0]
     assert r.name == "Café Stay & Play – Ketley’s “Little Ones”" and r.fees == "£2 per family"
     assert r.places[0].postcode == "TF1 1AA" and r.places[0].latitude == TF1_1AA[1]
+    assert r.places[0].precision == "postcode"  # placed at the postcode's centre, and said so
+
+
+def test_given_coordinates_are_a_building_and_a_postcode_alone_its_centre(postcodes):
+    data = template_rows([{"name": "At the hub", "types": "stay_and_play", "postcode": "TF1 1AA",
+                           "latitude": "52.70", "longitude": "-2.51"},
+                          {"name": "Postcode only", "types": "stay_and_play", "postcode": "TF1 1AA"}])
+    rep = read_services_csv(data, "Council", postcodes)
+    assert not rep.problems, rep.problems
+    assert {r.name: r.places[0].precision for r in rep.records} == {"At the hub": "building",
+                                                                    "Postcode only": "postcode"}
+    # a stated precision is kept (an export read back), a wrong one is named
+    data = template_rows([{"name": "Sector", "types": "stay_and_play", "latitude": "52.70", "longitude": "-2.51",
+                           "location_precision": "Sector"},
+                          {"name": "Odd", "types": "stay_and_play", "postcode": "TF1 1AA", "location_precision": "street"}])
+    rep = read_services_csv(data, "Council", postcodes)
+    assert [r.places[0].precision for r in rep.records] == ["sector"]
+    assert [(p.row, p.field) for p in rep.errors] == [(3, "location_precision")]
 
 
 def test_oversize_upload_refused_with_the_limit(postcodes, monkeypatch):

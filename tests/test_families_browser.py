@@ -51,9 +51,18 @@ def test_phone_shows_the_list_first_and_the_map_one_tap_away(app_url, browser):
 def test_wide_screen_puts_list_and_map_side_by_side(app_url, page):
     page.goto(f"{app_url}/?q=TF1+1AA&radius=10&types=early_education")
     wait_for_app(page, "2 within 10 km of TF1 1AA")
-    first = page.locator('[data-testid="stExpander"]', has_text="Oakengates Nursery School").first.bounding_box()
+    # the column holding the list and the column holding the map: one row, list on the left
+    list_col = page.locator('[data-testid="stColumn"]').filter(
+        has=page.locator('[data-testid="stExpander"]', has_text="Oakengates Nursery School")).last
+    map_col = page.locator('[data-testid="stColumn"]').filter(
+        has=page.locator('iframe[title="streamlit_folium.st_folium"]')).last
+    map_iframe(page)
+    page.wait_for_timeout(500)  # the map's iframe sizes itself once Leaflet has drawn
+    lb, mb = list_col.bounding_box(), map_col.bounding_box()
+    assert lb["x"] + lb["width"] <= mb["x"]  # side by side, not stacked
+    assert abs(lb["y"] - mb["y"]) < 2  # the two columns start at the same height
     m = map_iframe(page).bounding_box()
-    assert first["x"] + first["width"] <= m["x"] and m["y"] <= first["y"] + first["height"]
+    assert m["y"] < lb["y"] + lb["height"]  # the map is beside the list, not below it
     assert not page.get_by_text("Map", exact=True).is_visible()  # the switch is for narrow screens only
 
 

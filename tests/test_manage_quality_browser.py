@@ -1,25 +1,33 @@
-"""The Manage page's Record quality tab in a real browser (`streamlit run` + Debian's Chromium):
-the steward reads the quality table of the session's directory (the 378 GIAS nursery
-schools), filters it by authority, and clicks a row to open that record in the edit form.
-Nothing is written (the session directory is read-only for tests)."""
+"""The Manage page's Record quality tab in a real browser (`streamlit run` + Debian's Chromium), signed in
+through a real OpenID Connect provider as an admin (tests/signed_browser.py): axe-core finds nothing serious
+on the signed-in Manage page, the admin reads the quality table of the whole directory (the GIAS children's
+centres and nursery schools), filters it by authority, and clicks a row to open that record in the edit
+form. Nothing is written."""
 
 import pytest
 from playwright.sync_api import expect
 
 from directory import quality
 from directory.areas import attach_areas
+from directory.store import Directory
+from tests.axe import assert_accessible
 from tests.conftest import ARTIFACTS, wait_for_app
+from tests.signed_browser import ADMIN, sign_in
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.skip(reason="fails since the final integration (issues 10/12/13 navigation and Manage tabs); open: see the closing note of 2026-12-02")
-def test_steward_reads_the_quality_table_and_opens_a_record(app_url, page, seeded, areas):
+def test_steward_reads_the_quality_table_and_opens_a_record(signed_app, page, areas):
     ARTIFACTS.mkdir(exist_ok=True)
-    records = quality.record_quality(attach_areas(seeded.service_frame(), areas))
+    base, url = signed_app
     page.set_viewport_size({"width": 1400, "height": 1400})
-    page.goto(f"{app_url}/manage")
+    sign_in(page, base, ADMIN)  # the app has seeded its directory by the time the home page shows
+    d = Directory(url)
+    records = quality.record_quality(attach_areas(d.service_frame(), areas))
+    d.engine.dispose()
+    page.goto(f"{base}/manage")
     wait_for_app(page, "Load the lists councils")
+    assert_accessible(page, "manage-signed-in", ARTIFACTS)
     page.get_by_role("tab", name="Record quality").click()
     wait_for_app(page, "What a family would be missing")
     metric = page.locator('[data-testid="stMetricValue"]')
@@ -35,6 +43,7 @@ def test_steward_reads_the_quality_table_and_opens_a_record(app_url, page, seede
     grid = page.locator('[data-testid="stDataFrame"]').filter(has_text="missing").first
     grid.wait_for()
     page.screenshot(path=str(ARTIFACTS / "manage_quality.png"), full_page=True)
+    assert_accessible(page, "manage-quality", ARTIFACTS)
     # click the first row's selection cell: the record opens in the edit form
     worst = records[records.utla_name == name].iloc[0]
     box = grid.bounding_box()

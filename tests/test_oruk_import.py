@@ -66,6 +66,7 @@ def test_full_oruk3_page_maps_every_field(postcodes, terms):
     assert "<" not in feeding.description and "peer supporters" in feeding.description
     # placed by postcode look-up (no coordinates in the file)
     assert (massage.places[0].latitude, massage.places[0].longitude) == (TF3_1LY[1], TF3_1LY[2])
+    assert (feeding.places[0].precision, massage.places[0].precision) == ("building", "postcode")
     assert massage.types == ["baby_massage"]  # our own label
     assert (massage.min_age_months, massage.max_age_months) == (6, 12)
     assert massage.is_free is False and massage.fees == "£15"

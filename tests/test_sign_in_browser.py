@@ -7,81 +7,18 @@ message), is refused an out-of-scope edit, and the audit row records the signed-
 
 from __future__ import annotations
 
-import contextlib
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from directory.store import Directory
-from tests.conftest import ARTIFACTS, free_port, streamlit_server, wait_for_app
-from tests.signin import TELFORD, add_steward
+from tests.conftest import ARTIFACTS, wait_for_app
+from tests.signed_browser import STEWARD, sidebar_links, sign_in
 from tests.stewards_data import TF1_1AA, template_rows
 
 pytestmark = pytest.mark.browser
 BIRMINGHAM = (52.479605, -1.903796)
 
 
-@contextlib.contextmanager
-def oidc_provider():
-    port = free_port()
-    exe = Path(sys.executable).with_name("oidc-provider-mock")
-    proc = subprocess.Popen([str(exe), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("oidc-provider-mock exited")
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def signed_app(tmp_path_factory, seeded):
-    """The app with sign-in configured against the mock provider, its own directory and stewards list."""
-    folder = tmp_path_factory.mktemp("signin")
-    url = f"sqlite:///{folder / 'directory.sqlite'}"
-    add_steward("sam@telford.gov.uk", name="Sam Patel", authorities=[TELFORD], url=url)
-    port = free_port()
-    with oidc_provider() as issuer:
-        secrets = folder / "secrets.toml"
-        secrets.write_text(
-            "[auth]\n"
-            f'redirect_uri = "http://localhost:{port}/oauth2callback"\n'
-            'cookie_secret = "a-test-cookie-secret-of-reasonable-length"\n'
-            'client_id = "fsm"\nclient_secret = "fsm-secret"\n'
-            f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n')
-        with streamlit_server(("--secrets.files", str(secrets)), {"FSM_DATABASE_URL": url}, port=port):
-            yield f"http://localhost:{port}", url
-
-
-def sign_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/sign-in")
-    wait_for_app(page, "Directory stewards: sign in")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/oauth2/authorize**", timeout=60_000)
-    page.get_by_placeholder("sub").fill(email)
-    page.get_by_role("button", name="Authorize").click()
-    page.wait_for_url(f"{base}/**", timeout=60_000)
-    wait_for_app(page, "Find support near you")
-
-
-def sidebar_links(page) -> list[str]:
-    return page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
-
-
-@pytest.mark.skip(reason="fails since the final integration (issues 10/12/13 navigation and Manage tabs); open: see the closing note of 2026-12-02")
 def test_anonymous_visitor_gets_nothing_from_manage(signed_app, page):
     base, _ = signed_app
     page.goto(f"{base}/")
@@ -117,7 +54,7 @@ def test_steward_signs_in_imports_within_scope_and_is_refused_outside(signed_app
     ctx = browser.new_context(viewport={"width": 1400, "height": 1900})
     page = ctx.new_page()
     try:
-        sign_in(page, base, "sam@telford.gov.uk")
+        sign_in(page, base, STEWARD)
         expect(page.get_by_text("Signed in as Sam Patel (sam@telford.gov.uk), steward")).to_be_visible()
         page.get_by_role("link", name="Manage directory").click()
         wait_for_app(page, "Load the lists councils")

@@ -209,3 +209,12 @@ def test_gap_list_can_walk_along_paths_in_nottingham(notts_db, monkeypatch, area
     np.testing.assert_allclose(notts.nearest_km, np.nanmin(full, axis=1) / 1000)
     # walking never brings a service nearer: every straight-line gap is still a gap, and some are new
     assert set(before.iloc[:, 1]) <= set(after.iloc[:, 1]) and len(after) > len(before)
+    # the switch is in the link, and the link brings it back
+    walk_param = at.query_params.get("walk")
+    assert (walk_param[0] if isinstance(walk_param, list) else walk_param) == "1"
+    again = AppTest.from_file("../views/provision_gaps.py", default_timeout=180)
+    for k, v in {"area": "E06000018", "types": "childrens_centre", "radius": "1", "walk": "1"}.items():
+        again.query_params[k] = v
+    again.run()
+    assert not again.exception and again.toggle(key="pg_walk").value is True
+    assert next(d.value for d in again.dataframe if "Rank" in d.value.columns).equals(after)

@@ -154,6 +154,7 @@ with tab_import:
 
 # ---------------------------------------------------------------- add or edit
 FORM_KEYS = [c for c in TEMPLATE_COLUMNS if c not in ("source", "source_id")]
+PRECISION_LABELS = {"building": "the building", "postcode": "the postcode's centre", "sector": "the postcode sector"}
 
 
 def load_form(stored) -> None:
@@ -215,6 +216,10 @@ with tab_edit:
         c1.text_input("Postcode", key="md_f_postcode")
         c2.text_input("Latitude", key="md_f_latitude", help="Leave blank and look up the postcode to fill it in.")
         c3.text_input("Longitude", key="md_f_longitude")
+        c1.selectbox("The point is", ["", *PRECISION_LABELS], key="md_f_location_precision",
+                     format_func=lambda v: PRECISION_LABELS.get(v, "worked out (the building if you type it)"),
+                     help="What families are told about the location: the building itself, the postcode's "
+                          "centre, or only the postcode sector.")
         c1.text_input("Youngest age (months)", key="md_f_min_age_months")
         c2.text_input("Oldest age (months)", key="md_f_max_age_months")
         c3.checkbox("For expectant parents", key="md_f_pregnancy")
@@ -246,7 +251,7 @@ with tab_edit:
                          "longitude instead.")
             else:
                 state.md_pending = {"md_f_postcode": hit[0], "md_f_latitude": f"{hit[4]:.6f}",
-                                    "md_f_longitude": f"{hit[3]:.6f}"}
+                                    "md_f_longitude": f"{hit[3]:.6f}", "md_f_location_precision": "postcode"}
                 st.rerun()
         except LocateError as e:
             st.error(text.md(str(e)))

@@ -37,7 +37,7 @@ MAX_LSOA_POLYGONS = 2500
 start = gapstate.decode(st.query_params, areas.unit_codes())
 for key, value in {"pg_kind": start.kind, "pg_area": start.area, "pg_measure": start.measure,
                    "pg_types": start.types, "pg_radius": start.radius_km, "pg_deciles": start.max_decile,
-                   "pg_demand": start.demand, "pg_k": start.k}.items():
+                   "pg_demand": start.demand, "pg_k": start.k, "pg_walk": start.walk}.items():
     st.session_state.setdefault(key, value)
 
 c1, c2 = st.columns(2)
@@ -64,7 +64,7 @@ with c2.expander("Options: types of support, distance, deprivation threshold, ch
 state = gapstate.GapState(
     area=area_code, measure=st.session_state.pg_measure, types=list(st.session_state.pg_types),
     radius_km=st.session_state.pg_radius, max_decile=st.session_state.pg_deciles,
-    demand=st.session_state.pg_demand, k=st.session_state.pg_k, kind=kind_key,
+    demand=st.session_state.pg_demand, k=st.session_state.pg_k, kind=kind_key, walk=st.session_state.pg_walk,
 )
 st.query_params.from_dict(gapstate.encode(state))
 kind = area_kinds.KINDS[state.kind]
@@ -105,7 +105,7 @@ def lsoa_boundaries_of(code_column: str, area: str):
 
 fp = fingerprint(services)
 key = (tuple(state.types), r, state.demand, deciles)
-measures = england_measures(services, fp, *key, walk=st.session_state.get("pg_walk", False))
+measures = england_measures(services, fp, *key, walk=state.walk)
 walked = int(measures["distance_basis"].eq("walk").sum())
 distance_words = (f"walking along mapped paths for {walked:,} neighbourhoods (OpenStreetMap), in a straight line "
                   "elsewhere" if walked else "in a straight line")

@@ -29,17 +29,19 @@ from datetime import date, timedelta
 
 from .. import taxonomy, text
 from ..geocode import LocateError, PostcodeIndex, parse_full_postcode, postcode_latlon
-from ..store import Place, ServiceRecord
+from ..store import PRECISIONS, Place, ServiceRecord
 from .report import (  # noqa: F401 (re-exported)
     UK_LAT, UK_LON, Problem, Report, clean_cells, decode, in_uk, too_big, upload_text)
 
 TEMPLATE_COLUMNS = [
     "source_id", "name", "organization", "types", "description", "address", "town", "postcode",
-    "latitude", "longitude", "min_age_months", "max_age_months", "pregnancy", "free", "cost",
+    "latitude", "longitude", "location_precision", "min_age_months", "max_age_months", "pregnancy", "free", "cost",
     "referral", "phone", "email", "website", "schedule", "languages", "last_verified", "capacity",
     "referral_notes", "eligibility", "location_name", "status", "source",
 ]
-LOCATION_COLUMNS = ("location_name", "address", "town", "postcode", "latitude", "longitude")
+LOCATION_COLUMNS = ("location_name", "address", "town", "postcode", "latitude", "longitude", "location_precision")
+# location_precision: what a location's point is (store.PRECISIONS); blank: "building" for coordinates given,
+# "postcode" for a point looked up from the postcode.
 STATUSES = ("active", "inactive", "defunct", "temporarily closed")  # Open Referral UK's
 
 TRUE = {"yes", "y", "true", "1", "free"}
@@ -179,6 +181,11 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
     lat = lon = None
     postcode = row.get("postcode", "")
     pc_display = None
+    precision = "building"  # latitude and longitude as given
+    stated = row.get("location_precision", "").lower()
+    if stated and stated not in PRECISIONS:
+        bad("location_precision", f"“{row['location_precision']}” should be one of: {', '.join(PRECISIONS)} "
+                                  "(or blank).")
     if row.get("latitude") or row.get("longitude"):
         try:
             lat, lon = float(row.get("latitude", "")), float(row.get("longitude", ""))
@@ -201,6 +208,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
                                     "check it, or give latitude and longitude.")
                 else:
                     lat, lon = point
+                    precision = "postcode"  # the postcode's centre, not the building
         except LocateError as e:
             bad("postcode", str(e))
     elif lat is None and not any(p.field == "latitude" for p in problems):
@@ -262,7 +270,8 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
         name=name,
         types=types,
         places=[Place(latitude=round(lat, 6), longitude=round(lon, 6), name=row.get("location_name") or None,
-                      address=row.get("address") or None, town=row.get("town") or None, postcode=pc_display)],
+                      address=row.get("address") or None, town=row.get("town") or None, postcode=pc_display,
+                      precision=stated if stated in PRECISIONS else precision)],
         organization=row.get("organization") or None,
         description=row.get("description") or None,
         url=row.get("website") or None,
@@ -305,6 +314,7 @@ def fields_of(r: ServiceRecord, place: Place | None = None) -> dict[str, str]:
         "address": (place.address if place else None) or "", "town": (place.town if place else None) or "",
         "postcode": (place.postcode if place else None) or "",
         "latitude": _num(place.latitude) if place else "", "longitude": _num(place.longitude) if place else "",
+        "location_precision": (place.precision if place else None) or "",
         "min_age_months": _num(r.min_age_months), "max_age_months": _num(r.max_age_months),
         "pregnancy": _yes_no(bool(r.pregnancy)), "free": _yes_no(r.is_free), "cost": r.fees or "",
         "referral": r.referral or "", "phone": r.phone or "", "email": r.email or "", "website": r.url or "",

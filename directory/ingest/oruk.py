@@ -241,6 +241,7 @@ def _place(loc: dict, j: int, postcodes: PostcodeIndex | None, bad) -> Place | N
         return None
     pc_text = _s(addr.get("postal_code")) or _s(loc.get("postal_code"))
     postcode = pc_text
+    precision = "building"  # latitude and longitude as given
     if pc_text:
         try:
             pc = parse_full_postcode(pc_text)
@@ -252,6 +253,7 @@ def _place(loc: dict, j: int, postcodes: PostcodeIndex | None, bad) -> Place | N
                                     "the location has no latitude/longitude.")
                     return None
                 lat, lon = point
+                precision = "postcode"  # the postcode's centre, not the building
         except LocateError as e:
             if lat is None:
                 bad("postcode", f"{where}: {e}")
@@ -262,7 +264,7 @@ def _place(loc: dict, j: int, postcodes: PostcodeIndex | None, bad) -> Place | N
         return None
     address = ", ".join(p for p in (_s(addr.get("address_1")), _s(addr.get("address_2"))) if p) or None
     return Place(latitude=round(lat, 6), longitude=round(lon, 6), name=_s(loc.get("name")), address=address,
-                 town=_s(addr.get("city")), postcode=postcode)
+                 town=_s(addr.get("city")), postcode=postcode, precision=precision)
 
 
 def service_record(item, i: int, source: str, postcodes: PostcodeIndex | None, terms: taxonomy.TaxonomyMap,
