@@ -23,9 +23,10 @@ def _history(raw: str, build_dir: str, radius_km: float):
         return None
 
 
-def section(kind: str, code: str, place: str, outline=None) -> None:
+def section(kind: str, code: str, place: str, outline=None, radius_km: float = history.DEFAULT_RADIUS_KM) -> None:
+    """`radius_km`: what "within reach" means (the page's own choice), for reach then and now."""
     st.subheader("What changed since 2016")
-    h = _history(str(config.raw_dir()), str(config.build_dir()), 1.6)
+    h = _history(str(config.raw_dir()), str(config.build_dir()), float(radius_km))
     if h is None:
         st.info("The earlier versions of the DfE children's centres register are not in the raw data folder, so "
                 "there is nothing to compare. Put the GIAS extracts (edubaseallchildrencentreYYYYMMDD.csv) there.")
@@ -42,7 +43,7 @@ def section(kind: str, code: str, place: str, outline=None) -> None:
               delta_color="normal")
     c3.metric("No longer listed", f"{row.no_longer_listed:,}", f"{row.newly_listed:,} newly listed",
               delta_color="off", delta_arrow="off")
-    c4.metric("Under-5s with a listed centre within 1.6 km", f"{row.under5_within_now:,.0f}",
+    c4.metric(f"Under-5s with a listed centre within {radius_km:g} km", f"{row.under5_within_now:,.0f}",
               f"{row.under5_within_now - row.under5_within_then:+,.0f} since {h.dates[0]:%Y}", delta_color="normal",
               help=f"In {h.dates[0]:%B %Y}: {row.under5_within_then:,.0f}. In IMD deciles 1-2: "
                    f"{row.under5_imd1_2_within_then:,.0f} then, {row.under5_imd1_2_within_now:,.0f} now "
@@ -78,7 +79,7 @@ def section(kind: str, code: str, place: str, outline=None) -> None:
         st.caption("Each centre sits at its postcode's point. Hover a ring for the first version without it.")
     with l_col:
         lost = history.lost_reach(h.reach, level, code)
-        st.markdown(f"**{len(lost):,} neighbourhoods lost reach** (a listed centre within 1.6 km in "
+        st.markdown(f"**{len(lost):,} neighbourhoods lost reach** (a listed centre within {radius_km:g} km in "
                     f"{h.dates[0]:%Y}, none now), most deprived under-5s first")
         if lost.empty:
             st.success(f"No neighbourhood of {text.md(place)} lost its listed centre within reach.")

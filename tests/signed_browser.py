@@ -46,9 +46,8 @@ def oidc_provider():
 
 
 @contextlib.contextmanager
-def signed_app_server(folder: Path):
-    """Yields (app base URL, directory URL). The base uses `localhost`, the host of the redirect URI."""
-    url = f"sqlite:///{folder / 'directory.sqlite'}"
+def signed_app_server(folder: Path, url: str):
+    """Yields (app base URL, directory URL `url`). The base uses `localhost`, the host of the redirect URI."""
     add_steward(STEWARD, name="Sam Patel", authorities=[TELFORD], url=url)
     add_steward(ADMIN, name="Alex Morgan", role="admin", url=url)
     port = free_port()

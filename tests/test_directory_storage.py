@@ -108,7 +108,7 @@ def test_commit_goes_through_review_and_refuses_rejected_rows(store, areas):
             b"c,Broken,no_such_type,TF1 1AA\n")
     rv = review(read_services_csv(data, "Council", areas.postcodes), store)
     assert rv.counts == {"new": 2, "updated": 0, "unchanged": 0, "rejected": 1, "warnings": 0, "skipped": 0}
-    with pytest.raises(ImportRefused, match="have problems"):
+    with pytest.raises(ImportRefused, match="1 row has problems. Fix it"):
         commit(rv, store, "steward")
     assert store.count() == 0
     with pytest.raises(ImportRefused, match="who you are"):

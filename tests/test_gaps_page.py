@@ -298,3 +298,14 @@ def test_what_changed_since_2016(areas, raw):
     # the map of centres no longer listed: one history map besides the choropleth
     comps = [c for c in at.get("component_instance") if "st_folium" in c.proto.component_name]
     assert len(comps) == 2 and "no longer listed from the" in comps[1].proto.json_args
+    assert "Under-5s with a listed centre within 1.6 km" in m  # the page's own distance (its default)
+
+
+def test_what_changed_follows_the_pages_distance(areas, raw):
+    from directory import history as H
+
+    at = run({"kind": "utla", "area": "E08000025", "radius": "1"})
+    row = H.load(raw, areas, 1.0).table("utla").set_index("utla_code").loc["E08000025"]
+    m = metrics(at)
+    assert m["Under-5s with a listed centre within 1 km"][0] == f"{row.under5_within_now:,.0f}"
+    assert any("(a listed centre within 1 km in" in md.value for md in at.markdown)

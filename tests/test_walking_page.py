@@ -6,16 +6,14 @@ Nottingham OpenStreetMap extract itself (real places, with their OSM names and p
 from __future__ import annotations
 
 import html
-import os
 import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from directory import walking
-from directory.bootstrap import seed
 from directory.store import Directory, Place, ServiceRecord
-from tests.conftest import ARTIFACTS, streamlit_server, wait_for_app
+from tests.conftest import ARTIFACTS, copy_of, streamlit_server, wait_for_app
 from tests.test_find_browser import map_frame
 
 PAGE = "../views/find_support.py"
@@ -23,10 +21,10 @@ BULWELL = "NG6 9EE"  # a street of houses in Bulwell (Code-Point Open: 454973, 3
 
 
 @pytest.fixture(scope="module")
-def notts_db(tmp_path_factory, areas, raw):
-    url = f"sqlite:///{tmp_path_factory.mktemp('walkpage') / 'directory.sqlite'}"
+def notts_db(tmp_path_factory, seeded, raw):
+    # a copy of the session's seeded directory (the same GIAS seed, without seeding it again)
+    url = copy_of(seeded, tmp_path_factory.mktemp("walkpage") / "directory.sqlite")
     d = Directory(url).create()
-    seed(d)
     cc = walking.tagged_childrens_centres(raw / "osm" / "nottingham-nw-ng86ba-20180521.osm.pbf")
     cc = cc[cc.name.str.contains("Children", na=False) & (cc.name != "Children's Centre")]
     d.upsert([ServiceRecord(source="openstreetmap", source_id=r.osm, name=r.name, types=["childrens_centre"],
@@ -75,24 +73,29 @@ def test_bulwell_family_sees_walks_along_paths(notts_db, monkeypatch, raw):
     assert "3.2 km/h" in at.caption[0].value
 
 
+@pytest.fixture(scope="module")
+def notts_app(notts_db):
+    """The app on the Nottingham directory, shared by this file's Chromium tests."""
+    with streamlit_server(env={"FSM_DATABASE_URL": notts_db}) as url:
+        yield url
+
+
 @pytest.mark.browser
-def test_bulwell_walks_along_paths_in_chromium(notts_db, browser, monkeypatch):
-    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
+def test_bulwell_walks_along_paths_in_chromium(notts_app, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    with streamlit_server() as url:
-        os.environ["FSM_DATABASE_URL"] = notts_db
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        page = ctx.new_page()
-        try:
-            page.goto(f"{url}/?q={BULWELL.replace(' ', '+')}")
-            wait_for_app(page, "Sure Start Children's Centre Bulwell", timeout=120_000)
-            assert page.get_by_text(re.compile(r"min walk along paths")).count() >= 3
-            page.get_by_text(re.compile("streets and footpaths mapped by OpenStreetMap")).first.wait_for()
-            map_frame(page)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
-        finally:
-            ctx.close()
+    url = notts_app
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{url}/?q={BULWELL.replace(' ', '+')}")
+        wait_for_app(page, "Sure Start Children's Centre Bulwell", timeout=120_000)
+        assert page.get_by_text(re.compile(r"min walk along paths")).count() >= 3
+        page.get_by_text(re.compile("streets and footpaths mapped by OpenStreetMap")).first.wait_for()
+        map_frame(page)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
+    finally:
+        ctx.close()
 
 
 def test_walking_access_page_ranks_neighbourhoods_by_detour(notts_db, monkeypatch, areas):
@@ -116,22 +119,21 @@ def test_walking_access_page_ranks_neighbourhoods_by_detour(notts_db, monkeypatc
 
 
 @pytest.mark.browser
-def test_detour_map_in_chromium(notts_db, browser, monkeypatch):
-    monkeypatch.setenv("FSM_DATABASE_URL", notts_db)
-    with streamlit_server() as url:
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1200})
-        page = ctx.new_page()
-        try:
-            page.goto(f"{url}/walking")
-            wait_for_app(page, "Walk ÷ straight line to the nearest service", timeout=120_000)
-            page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
-            frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
-            frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
-            assert frame.locator("path.leaflet-interactive").count() > 60
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
-        finally:
-            ctx.close()
+def test_detour_map_in_chromium(notts_app, browser):
+    url = notts_app
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1200})
+    page = ctx.new_page()
+    try:
+        page.goto(f"{url}/walking")
+        wait_for_app(page, "Walk ÷ straight line to the nearest service", timeout=120_000)
+        page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
+        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
+        frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
+        assert frame.locator("path.leaflet-interactive").count() > 60
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
+    finally:
+        ctx.close()
 
 
 def test_coverage_cli_lsoa_table_gains_walks_blank_outside_the_network(notts_db, monkeypatch, tmp_path, areas, raw):

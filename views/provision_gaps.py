@@ -300,7 +300,8 @@ else:
     )
 
 ui_history.section(state.kind, state.area, place,
-                   None if is_england else areas.boundaries(state.kind).pipe(lambda b: b[b[kind.code] == state.area]))
+                   None if is_england else areas.boundaries(state.kind).pipe(lambda b: b[b[kind.code] == state.area]),
+                   radius_km=r)
 
 with st.expander("What the measures mean", expanded=False):
     st.markdown(
