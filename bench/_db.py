@@ -1,4 +1,4 @@
-"""Databases for the bench scripts: a throwaway PostgreSQL schema (as tests/conftest.py's `db_url` gives tests).
+"""Databases for the bench scripts and tests: a throwaway PostgreSQL schema (tests/conftest.py's `db_url` uses it).
 
     for label, url in bench_databases(tmp): ...   # SQLite in `tmp`, then PostgreSQL if FSM_TEST_DATABASE_URL is set
 """
@@ -15,9 +15,9 @@ from sqlalchemy import create_engine, text
 
 
 @contextlib.contextmanager
-def throwaway_schema(base: str) -> Iterator[str]:
+def throwaway_schema(base: str, prefix: str = "fsm_bench") -> Iterator[str]:
     """A URL of `base` whose tables all go to a fresh schema, dropped (with everything in it) afterwards."""
-    schema = f"fsm_bench_{uuid.uuid4().hex[:8]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base)
     with admin.begin() as c:
         c.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -25,6 +25,7 @@ def throwaway_schema(base: str) -> Iterator[str]:
         yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
     finally:
         with admin.begin() as c:
+            c.execute(text("SET lock_timeout = '20s'"))  # a connection left open must not hang the drop for ever
             c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
 

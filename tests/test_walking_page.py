@@ -81,21 +81,15 @@ def notts_app(notts_db):
 
 
 @pytest.mark.browser
-def test_bulwell_walks_along_paths_in_chromium(notts_app, browser):
+def test_bulwell_walks_along_paths_in_chromium(notts_app, page):
     ARTIFACTS.mkdir(exist_ok=True)
-    url = notts_app
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{url}/?q={BULWELL.replace(' ', '+')}")
-        wait_for_app(page, "Sure Start Children's Centre Bulwell", timeout=120_000)
-        assert page.get_by_text(re.compile(r"min walk along paths")).count() >= 3
-        page.get_by_text(re.compile("streets and footpaths mapped by OpenStreetMap")).first.wait_for()
-        map_frame(page)
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
-    finally:
-        ctx.close()
+    page.goto(f"{notts_app}/?q={BULWELL.replace(' ', '+')}")
+    wait_for_app(page, "Sure Start Children's Centre Bulwell", timeout=120_000)
+    assert page.get_by_text(re.compile(r"min walk along paths")).count() >= 3
+    page.get_by_text(re.compile("streets and footpaths mapped by OpenStreetMap")).first.wait_for()
+    map_frame(page)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
 
 
 def test_walking_access_page_ranks_neighbourhoods_by_detour(notts_db, monkeypatch, areas):
@@ -119,21 +113,16 @@ def test_walking_access_page_ranks_neighbourhoods_by_detour(notts_db, monkeypatc
 
 
 @pytest.mark.browser
-def test_detour_map_in_chromium(notts_app, browser):
-    url = notts_app
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1200})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{url}/walking")
-        wait_for_app(page, "Walk ÷ straight line to the nearest service", timeout=120_000)
-        page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
-        frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
-        assert frame.locator("path.leaflet-interactive").count() > 60
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
-    finally:
-        ctx.close()
+def test_detour_map_in_chromium(notts_app, page):
+    page.set_viewport_size({"width": 1400, "height": 1200})
+    page.goto(f"{notts_app}/walking")
+    wait_for_app(page, "Walk ÷ straight line to the nearest service", timeout=120_000)
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
+    assert frame.locator("path.leaflet-interactive").count() > 60
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
 
 
 def test_coverage_cli_lsoa_table_gains_walks_blank_outside_the_network(notts_db, monkeypatch, tmp_path, areas, raw):
