@@ -15,6 +15,7 @@ from directory import config, text
 from directory.areas import Areas, attach_areas
 from directory.bootstrap import seed
 from directory.build import build, needs_build
+from directory.nearest import ServiceIndex
 from directory.sources import DataError, catalogue
 from directory.store import Directory
 from directory.stewards import Account, Stewards, idle_expired
@@ -100,6 +101,18 @@ def services() -> pd.DataFrame:
     page that changes its copy changes nothing shared (st.cache_data's pickled copy cost ~20 ms a run)."""
     d = directory()
     return _services(config.database_url(), str(config.build_dir()), d.version()).copy(deep=False)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _service_index(url: str, build_dir: str, version: int) -> ServiceIndex:
+    return ServiceIndex(_services(url, build_dir, version))
+
+
+def service_index() -> ServiceIndex:
+    """`services()` ready for family searches (KD-tree, filter results), built once per directory version
+    and shared by every session: read only (its `services` too)."""
+    d = directory()
+    return _service_index(config.database_url(), str(config.build_dir()), d.version())
 
 
 def services_changed() -> None:

@@ -39,7 +39,7 @@ from directory import config  # noqa: E402
 from directory.areas import Areas  # noqa: E402
 from directory.build import build, ensure_built  # noqa: E402
 from directory.geocode import locate  # noqa: E402
-from directory.nearest import near  # noqa: E402
+from directory.nearest import ServiceIndex, near  # noqa: E402
 from directory.store import Directory  # noqa: E402
 
 
@@ -179,7 +179,8 @@ def synthetic_services(raw: Path, n: int) -> pd.DataFrame:
 
 
 def bench_search(areas: Areas, services: pd.DataFrame, label: str) -> None:
-    """End to end: what one family search costs (postcode lookup, filters, KD-tree, the result table).
+    """End to end: what one family search costs (postcode lookup, filters, KD-tree, the result table),
+    with the ServiceIndex the app builds once per directory version (its build time printed).
     Core: the radius query itself, KD-tree vs brute force (distance to every service), same answers."""
     from scipy.spatial import cKDTree
 
@@ -187,8 +188,9 @@ def bench_search(areas: Areas, services: pd.DataFrame, label: str) -> None:
     codes = [r[0] for r in con.execute("SELECT pcds FROM postcode ORDER BY random() LIMIT 2000")]
     con.close()
     n = len(codes)
+    t_index, index = timed(lambda: ServiceIndex(services))
     t_loc, origins = timed(lambda: [locate(c, areas.postcodes, areas.places) for c in codes])
-    t_near, _ = timed(lambda: [near(services, o.x, o.y, 2.0) for o in origins])
+    t_near, _ = timed(lambda: [near(index, o.x, o.y, 2.0) for o in origins])
 
     pts = services[["x", "y"]].to_numpy(float)
     tree = cKDTree(pts)
@@ -201,51 +203,73 @@ def bench_search(areas: Areas, services: pd.DataFrame, label: str) -> None:
     for c in codes[:500]:
         t = time.perf_counter()
         o = locate(c, areas.postcodes, areas.places)
-        near(services, o.x, o.y, 2.0)
+        near(index, o.x, o.y, 2.0)
         per.append(time.perf_counter() - t)
     print(f"search {label:>14}: end to end {(t_loc + t_near) / n * 1e3:5.2f} ms per search "
-          f"(p99 {np.percentile(per, 99) * 1e3:.2f} ms; {len(services):,} services) "
-          f"(postcode {t_loc / n * 1e3:4.2f} ms); radius query {t_kd / n * 1e6:6.1f} us with a KD-tree vs "
-          f"{t_bf / n * 1e6:7.1f} us brute force: {t_bf / t_kd:5.1f}x; {n} real postcodes")
+          f"(p50 {np.percentile(per, 50) * 1e3:.2f}, p99 {np.percentile(per, 99) * 1e3:.2f} ms; {len(services):,} "
+          f"services; target <= 10 ms) (postcode {t_loc / n * 1e3:4.2f} ms; index built once {t_index * 1e3:.1f} ms); "
+          f"radius query {t_kd / n * 1e6:6.1f} us with a KD-tree vs {t_bf / n * 1e6:7.1f} us brute force: "
+          f"{t_bf / t_kd:5.1f}x; {n} real postcodes")
 
 
-def bench_cold_start() -> None:
+def bench_seed(raw: Path, areas: Areas) -> pd.DataFrame:
+    """Seeding a fresh SQLite directory as a first start does (nursery schools and every children's
+    centre), then the services frame the app searches (with their areas)."""
+    from directory.areas import attach_areas
+    from directory.bootstrap import seed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Directory(f"sqlite:///{Path(tmp) / 'seed.sqlite'}")
+        t_seed, added = timed(lambda: seed(d.create(), raw, areas.postcodes))
+        t_frame, frame = timed(lambda: attach_areas(d.service_frame(), areas))
+        d.engine.dispose()
+    print(f"seed         a fresh directory: {added:,} services in {t_seed:.2f} s; reading them for the app "
+          f"{t_frame:.2f} s")
+    return frame
+
+
+def bench_cold_start(db_url: str, label: str) -> None:
+    """`streamlit run` until the Find support page shows results in Chromium (launched beforehand), from
+    the moment the server process starts; then a second search in a new session."""
+    import re
+
     from playwright.sync_api import sync_playwright
 
     port = 8765
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
-         "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
-    )
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        t_health = time.perf_counter() - t0
-        with sync_playwright() as pw:
-            b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, FSM_DATABASE_URL=db_url),
+        )
+        try:
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            t_health = time.perf_counter() - t0
             pg = b.new_page()
-            t1 = time.perf_counter()
             pg.goto(f"http://127.0.0.1:{port}/?q=TF1+1AA&radius=10")
-            pg.get_by_text("2 within 10 km of TF1 1AA").wait_for(timeout=60_000)
-            t_first = time.perf_counter() - t1
+            pg.get_by_text(re.compile(r"^\d+ within 10 km of TF1 1AA")).wait_for(timeout=120_000)
+            t_first = time.perf_counter() - t0
+            pg2 = b.new_page()
             t2 = time.perf_counter()
-            pg.goto(f"http://127.0.0.1:{port}/?q=HG1+1AA&radius=10")
-            pg.get_by_text("within 10 km of HG1 1AA").first.wait_for(timeout=60_000)
+            pg2.goto(f"http://127.0.0.1:{port}/?q=HG1+1AA&radius=10")
+            pg2.get_by_text(re.compile(r"within 10 km of HG1 1AA")).first.wait_for(timeout=60_000)
             t_second = time.perf_counter() - t2
+        finally:
+            proc.terminate()
+            proc.wait()
             b.close()
-        print(f"cold start   server ready {t_health:.2f} s; first page with results {t_first:.2f} s "
-              f"(data loaded and cached); a second search in a new session {t_second:.2f} s")
-    finally:
-        proc.terminate()
-        proc.wait()
+    print(f"cold start   {label}: server ready {t_health:.2f} s; first results {t_first:.2f} s after the server "
+          f"started (target <= 3 s); a second search in a new session {t_second:.2f} s")
 
 
 def main() -> None:
@@ -253,19 +277,25 @@ def main() -> None:
     ap.add_argument("--services", type=int, nargs="*", default=[3200, 30000])
     ap.add_argument("--no-browser", action="store_true")
     ap.add_argument("--no-full-build", action="store_true", help="skip the full build into a temporary folder")
+    ap.add_argument("--no-postcode-build", action="store_true", help="skip rebuilding the national postcode table")
     args = ap.parse_args()
     raw = config.raw_dir()
     print(f"load before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
     if not args.no_full_build:
         bench_build(raw)
-    bench_postcodes(raw)
+    if not args.no_postcode_build:
+        bench_postcodes(raw)
+    ensure_built(raw)
     areas = Areas.load()
     bench_lookup(areas)
-    bench_search(areas, Directory().create().service_frame(), "directory")
+    bench_search(areas, bench_seed(raw, areas), "directory")
     for n in args.services:
         bench_search(areas, synthetic_services(raw, n), f"{n:,} at GIAS")
     if not args.no_browser:
-        bench_cold_start()
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'cold.sqlite'}"
+            bench_cold_start(url, "first start (fresh database, seeded)")
+            bench_cold_start(url, "restart (seeded database)")
     print(f"load after: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1, 5, 15 min)")
 
 

@@ -22,15 +22,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from _db import bench_databases  # noqa: E402
 from import_bench import bench_csv, timed  # noqa: E402
 
 from directory import quality  # noqa: E402
@@ -93,22 +91,8 @@ def main() -> int:
     print(f"bench CSV: {args.rows:,} services at real GIAS establishment locations; load: "
           f"{os.getloadavg()[0]:.1f} (1-minute average, {os.cpu_count()} cores)")
     with tempfile.TemporaryDirectory() as tmp:
-        run("SQLite", f"sqlite:///{Path(tmp) / 'bench.sqlite'}", data, data_b, postcodes)
-    base = os.environ.get("FSM_TEST_DATABASE_URL")
-    if base:
-        schema = f"fsm_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(base)
-        with admin.begin() as c:
-            c.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            run("PostgreSQL", f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}", data, data_b,
-                postcodes)
-        finally:
-            with admin.begin() as c:
-                c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    else:
-        print("PostgreSQL: set FSM_TEST_DATABASE_URL to bench it too")
+        for label, url in bench_databases(tmp):
+            run(label, url, data, data_b, postcodes)
     return 0
 
 

@@ -19,7 +19,7 @@ import json
 from sqlalchemy import delete, func, select
 
 from .model import Audit, ImportBatch, Location, Organization, Service, ServiceAtLocation, utcnow
-from .store import Directory, NotFound, ServiceRecord, _json, _stored_records, bump_version, normalised
+from .store import Directory, NotFound, ServiceRecord, _json, _NewRows, _stored_records, bump_version, normalised
 
 
 def _record(js: str | None) -> ServiceRecord | None:
@@ -96,16 +96,16 @@ def undo_import(directory: Directory, batch_id: int, actor: str) -> dict[str, in
                                        .where(ServiceAtLocation.service_id.in_(ids))))
             s.execute(delete(Service).where(Service.id.in_(ids)))  # places, contacts, terms...: ON DELETE CASCADE
             s.execute(delete(Location).where(Location.id.in_(locations)))
-        terms = directory._terms(s)
-        orgs: dict = {}
         reopened = 0
         for sid in to_restore:
-            sv = s.get(Service, sid, populate_existing=True)
             target = before[sid]
-            directory._apply(s, sv, target, terms, orgs)
             reopened += target.status == "active" and after[sid].status != "active"
             audits.append({"at": now, "actor": actor, "source": target.source, "action": "undo", "service_id": sid,
                            "before": _json(after[sid]), "after": _json(target), "batch_id": batch_id})
+        restore = {sid: before[sid] for sid in to_restore}
+        rows = _NewRows(s, directory._terms(s), {r.organization for r in restore.values() if r.organization}, actor,
+                        batch_id)
+        rows.replace(restore)  # in bulk: the rows a steward's save would leave, version-checked
         s.flush()
         if audits:
             s.execute(Audit.__table__.insert(), audits)

@@ -38,9 +38,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 
 from . import config, geographies, postcodes
+from .crs import TO_BNG, TO_WGS84
 from .sources import (
     Catalogue,
     DataError,
@@ -62,8 +62,6 @@ BUILD_VERSION = 6
 
 Progress = Callable[[float, str], None]
 
-TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
-TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
 
 #: IoD domains and sub-domains: canonical prefix -> header prefixes used by MHCLG files.
 IOD_PREFIXES = {

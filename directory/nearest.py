@@ -6,6 +6,8 @@ found with a KD-tree over the service locations.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,27 +26,28 @@ class Filters:
     stage: str | None = None  # a taxonomy.STAGES code (or an old one, see taxonomy.OLD_STAGE_CODES)
 
 
-def filter_services(services: pd.DataFrame, f: Filters) -> pd.DataFrame:
-    """Services matching the filters.
+def matches(services: pd.DataFrame, f: Filters) -> np.ndarray:
+    """A boolean array, one per row of `services`: True where the service matches the filters.
 
     Stage rules (taxonomy.stages_of says the same for one service): "pregnant" matches services flagged for pregnancy or of a pregnancy
     type; a child stage matches services whose age range overlaps it. A service that
     states no ages is taken to cover every child stage, except antenatal-only services
     (pregnancy only) and perinatal-only ones (pregnancy and the first year).
     """
-    keep = pd.Series(True, index=services.index)
+    keep = np.ones(len(services), bool)
     if f.types:
         wanted = set(f.types)
-        keep &= services.types.apply(lambda ts: bool(wanted.intersection(ts)))
+        keep &= np.fromiter((not wanted.isdisjoint(ts) for ts in services.types), bool, len(services))
     if f.self_referral:
-        keep &= services.referral.isin(["self", "both"])
+        keep &= services.referral.isin(["self", "both"]).to_numpy(bool)
     if f.free_only:
-        keep &= services.is_free.fillna(False).astype(bool)
+        keep &= services.is_free.fillna(False).astype(bool).to_numpy(bool)
     if f.stage:
         stage = STAGE_BY_CODE[stage_code(f.stage)]
         types = services.types.apply(set)
         if stage.min_months is None:
-            keep &= services.pregnancy.fillna(False).astype(bool) | types.apply(lambda ts: bool(ts & PREGNANCY_TYPES))
+            keep &= (services.pregnancy.fillna(False).astype(bool)
+                     | types.apply(lambda ts: bool(ts & PREGNANCY_TYPES))).to_numpy(bool)
         else:
             lo = services.min_age_months.astype("Float64")
             hi = services.max_age_months.astype("Float64")
@@ -57,7 +60,12 @@ def filter_services(services: pd.DataFrame, f: Filters) -> pd.DataFrame:
             hi = np.where(no_ages & perinatal_only, 11, hi)
             hi = np.where(no_ages & antenatal_only, -1, hi)
             keep &= (lo <= stage.max_months) & (hi >= stage.min_months)
-    return services[keep.to_numpy(bool)]
+    return keep
+
+
+def filter_services(services: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """The services matching the filters (see `matches` for the rules)."""
+    return services[matches(services, f)]
 
 
 def walking_minutes(distance_km):
@@ -71,27 +79,98 @@ class Found:
     n_matching: int  # services matching the filters anywhere
 
 
-def near(services: pd.DataFrame, x: float, y: float, radius_km: float, filters: Filters = Filters(),
-         fallback: int = 3) -> Found:
-    """Services within `radius_km` of BNG point (x, y), nearest first.
+class ServiceIndex:
+    """The services of one directory version, ready for many searches.
+
+    Built once (the app keeps one per directory version): a KD-tree over every service location,
+    each service's place in name order (the tie-break of equal distances), and, for the most recent
+    sets of filters, the matching rows and a KD-tree over them alone (for the nearest few when
+    nothing matches within the radius). `services` must not change while the index is in use.
+    """
+
+    MAX_FILTER_SETS = 64
+
+    def __init__(self, services: pd.DataFrame, many: bool = True):
+        self.services = services
+        self.xy = services[["x", "y"]].to_numpy(float)
+        # the rows a search returns, with its two columns; for many searches, text is held as Python
+        # strings (still the "str" dtype), which pandas takes rows of several times faster than Arrow text
+        rows = services.assign(distance_km=np.nan, walk_min=np.nan)
+        text = {c: pd.StringDtype("python", na_value=t.na_value) for c, t in rows.dtypes.items()
+                if isinstance(t, pd.StringDtype) and t.storage != "python"}
+        self.rows = rows.astype(text) if many and text else rows
+        self.tree = cKDTree(self.xy) if len(services) else None
+        # rank in (name, row) order: pandas' own string order, missing names last, as sort_values does
+        order = services["name"].reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
+        self.name_rank = np.empty(len(services), np.int64)
+        self.name_rank[order] = np.arange(len(services))
+        self._filtered: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._trees: dict[tuple, cKDTree] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+    @staticmethod
+    def _key(f: Filters) -> tuple:
+        return tuple(f.types), f.self_referral, f.free_only, f.stage
+
+    def matching(self, f: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """(mask, positions) of the services matching `f`, computed once per filter set."""
+        key = self._key(f)
+        with self._lock:  # one index serves every session of the app (threads)
+            hit = self._filtered.get(key)
+            if hit is not None:
+                self._filtered.move_to_end(key)
+                return hit
+        mask = matches(self.services, f)
+        hit = (mask, np.flatnonzero(mask))
+        with self._lock:
+            self._filtered[key] = hit
+            while len(self._filtered) > self.MAX_FILTER_SETS:
+                old, _ = self._filtered.popitem(last=False)
+                self._trees.pop(old, None)
+        return hit
+
+    def nearest(self, f: Filters, x: float, y: float, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(distances in metres, positions) of the k nearest services matching `f`, nearest first."""
+        mask, pos = self.matching(f)
+        if len(pos) == len(self.services):
+            tree, pos = self.tree, None
+        else:
+            key = self._key(f)
+            tree = self._trees.get(key)
+            if tree is None:
+                tree = cKDTree(self.xy[pos])
+                with self._lock:
+                    self._trees[key] = tree
+        d, j = tree.query([x, y], k=k)
+        d, j = np.atleast_1d(d), np.atleast_1d(j)
+        return d, (j if pos is None else pos[j])
+
+
+def near(services: pd.DataFrame | ServiceIndex, x: float, y: float, radius_km: float,
+         filters: Filters = Filters(), fallback: int = 3) -> Found:
+    """Services within `radius_km` of BNG point (x, y), nearest first (equal distances by name).
 
     When none is within the radius, the `fallback` nearest matching services are
-    returned (flagged), so a family always sees where the closest help is.
+    returned (flagged), so a family always sees where the closest help is. Pass a `ServiceIndex`
+    to search the same services many times (a DataFrame is indexed for this one search).
     """
-    pool = filter_services(services, filters)
-    if pool.empty:
-        return Found(pool.assign(distance_km=[], walk_min=[]), False, 0)
-    pts = pool[["x", "y"]].to_numpy(float)
-    tree = cKDTree(pts)
-    idx = np.asarray(tree.query_ball_point([x, y], r=radius_km * 1000.0), dtype=int)
+    ix = services if isinstance(services, ServiceIndex) else ServiceIndex(services, many=False)
+    mask, pos = ix.matching(filters)
+    if pos.size == 0:
+        return Found(ix.services.iloc[:0].assign(distance_km=[], walk_min=[]), False, 0)
+    idx = np.asarray(ix.tree.query_ball_point([x, y], r=radius_km * 1000.0), dtype=np.intp)
+    idx = idx[mask[idx]]
     within = idx.size > 0
     if within:
-        d = np.hypot(pts[idx, 0] - x, pts[idx, 1] - y)
+        d = np.hypot(ix.xy[idx, 0] - x, ix.xy[idx, 1] - y)
     else:
-        k = min(fallback, len(pool))
-        d, idx = tree.query([x, y], k=k)
-        d, idx = np.atleast_1d(d), np.atleast_1d(idx)
-    out = pool.iloc[idx].assign(distance_km=d / 1000.0)
-    out["walk_min"] = walking_minutes(out.distance_km)
-    out = out.sort_values(["distance_km", "name"], kind="stable", ignore_index=True)
-    return Found(out, within, len(pool))
+        d, idx = ix.nearest(filters, x, y, min(fallback, pos.size))
+    order = np.lexsort((ix.name_rank[idx], d))
+    out = ix.rows.take(idx[order])
+    out.index = pd.RangeIndex(len(out))
+    out["distance_km"] = d[order] / 1000.0
+    out["walk_min"] = walking_minutes(d[order] / 1000.0)
+    return Found(out, within, int(pos.size))

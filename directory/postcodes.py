@@ -58,15 +58,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from scipy.spatial import cKDTree
 
+from .crs import TO_BNG, TO_WGS84
 from .sources import Catalogue, DataError, Source, column_map, find_files, list_files, read_csv
 
 Progress = Callable[[float, str], None]
 
-TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
-TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
 
 ENGLAND = "E92000001"
 COUNTRY_NAMES = {

@@ -18,13 +18,13 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
 from sqlalchemy import bindparam, create_engine, event, func, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import config, taxonomy
+from .crs import TO_BNG
 from .model import (
     Audit,
     Base,
@@ -45,7 +45,6 @@ from .model import (
     utcnow,
 )
 
-TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
 
 
 @dataclass
@@ -399,8 +398,8 @@ class Directory:
         """Insert or update records keyed on (source, source_id), all in one transaction.
 
         Unchanged records are not touched, so re-importing a file changes nothing.
-        New services are written with plain INSERTs (executemany), updates through the ORM
-        (version-checked); both with an audit row each.
+        New services are written with plain INSERTs (executemany), updates in bulk too (child rows
+        replaced, each row's version checked and bumped as the ORM does); both with an audit row each.
         `fail_after` is for tests: raise after that many records, once the writes so far have
         been sent to the database, to prove the rollback. `progress(fraction)` is called every
         1,000 records.
@@ -413,7 +412,6 @@ class Directory:
         actor = actor[:200]
         with self.Session.begin() as s:
             terms = {t.code: t for t in s.scalars(select(TaxonomyTerm))}
-            orgs: dict[str, Organization] = {}
             stored = _stored_records(s.connection(), {r.source for r in records})  # key -> (id, record)
             created: dict[tuple[str, str], str] = {}  # key -> id of services created by this call
             reverified: list[tuple[str, ServiceRecord, ServiceRecord]] = []  # (id, old, new): only the date moved
@@ -431,45 +429,51 @@ class Directory:
                 summary.batch_id = ib.id
             new_rows = _NewRows(s, terms, {r.organization for r in records if r.organization}, actor,
                                 summary.batch_id)
+            updates: dict[str, ServiceRecord] = {}  # service id -> its new record, written in bulk
+            update_audits: list[dict] = []
+
+            def write_updates():
+                new_rows.replace(updates)  # after the new rows so far: an update may be of one of them
+                if update_audits:
+                    s.execute(Audit.__table__.insert(), update_audits)
+                updates.clear()
+                update_audits.clear()
+
             for i, r in enumerate(records):
                 if progress is not None and i % 1000 == 0:
                     progress(i / max(len(records), 1))
                 if fail_after is not None and i >= fail_after:
-                    new_rows.write()
+                    write_updates()
                     s.flush()
                     raise RuntimeError(f"injected failure after {fail_after} records")
                 r = normalised(r)
                 if r.key not in stored and r.key not in created:
                     created[r.key] = new_rows.add(r)
+                    stored[r.key] = (created[r.key], r)  # a later record with this key updates it
                     summary.new += 1
                     if len(new_rows) >= 1000:
                         new_rows.write()
                     continue
-                if r.key in stored and stored[r.key][1] == r:
-                    summary.unchanged += 1
-                    continue
-                if r.key in stored and dataclasses.replace(stored[r.key][1], last_verified=r.last_verified) == r:
-                    reverified.append((stored[r.key][0], stored[r.key][1], r))  # a newer register, same details
-                    stored[r.key] = (stored[r.key][0], r)
-                    summary.updated += 1
-                    continue
-                new_rows.write()  # an update may use organisations created just before
-                # the stored service (or one created earlier in this call: the later record updates it)
-                sv = s.get(Service, stored[r.key][0] if r.key in stored else created[r.key])
-                old = record_of(sv)
+                sid, old = stored[r.key]
                 if old == r:
                     summary.unchanged += 1
                     continue
-                stored[r.key] = (sv.id, r)
+                if dataclasses.replace(old, last_verified=r.last_verified) == r:
+                    reverified.append((sid, old, r))  # a newer register, same details
+                    stored[r.key] = (sid, r)
+                    summary.updated += 1
+                    continue
+                stored[r.key] = (sid, r)
                 summary.updated += 1
                 if old.status == "active" and r.status != "active":
                     summary.closed += 1
-                self._apply(s, sv, r, terms, orgs)
-                s.add(Audit(actor=actor, source=r.source, action="update", service_id=sv.id, before=_json(old),
-                            after=_json(r), batch_id=summary.batch_id))
-                if i % 500 == 499:
-                    s.flush()
-            new_rows.write()
+                updates[sid] = r
+                update_audits.append({"at": utcnow(), "actor": actor, "source": r.source, "action": "update",
+                                      "service_id": sid, "before": _json(old), "after": _json(r),
+                                      "batch_id": summary.batch_id})
+                if len(updates) >= 1000:
+                    write_updates()
+            write_updates()
             s.flush()
             _write_reverified(s, reverified, actor, summary.batch_id)
             if summary.changed or reverified:
@@ -800,25 +804,22 @@ class Directory:
             .where(Service.status == "active")
         )
         with self.engine.connect() as c:
-            df = pd.DataFrame(c.execute(q).mappings().all(), columns=[col.key for col in cols])
-            types = pd.DataFrame(
-                c.execute(select(service_taxonomy.c.service_id, TaxonomyTerm.code)
-                          .join(TaxonomyTerm, TaxonomyTerm.id == service_taxonomy.c.taxonomy_term_id)).all(),
-                columns=["service_id", "code"],
-            )
-            phones = pd.DataFrame(c.execute(select(Contact.service_id, Contact.phone)).all(),
+            df = pd.DataFrame(list(map(tuple, c.execute(q))), columns=[col.key for col in cols])
+            types = defaultdict(list)
+            for sid, code in c.execute(select(service_taxonomy.c.service_id, TaxonomyTerm.code)
+                                       .join(TaxonomyTerm, TaxonomyTerm.id == service_taxonomy.c.taxonomy_term_id)):
+                types[sid].append(code)
+            phones = pd.DataFrame(list(map(tuple, c.execute(select(Contact.service_id, Contact.phone)))),
                                   columns=["service_id", "phone"])
-            sched = pd.DataFrame(c.execute(select(Schedule.service_id, Schedule.description)).all(),
+            sched = pd.DataFrame(list(map(tuple, c.execute(select(Schedule.service_id, Schedule.description)))),
                                  columns=["service_id", "schedule"])
-            langs = pd.DataFrame(c.execute(select(Language.service_id, Language.name)).all(),
+            langs = pd.DataFrame(list(map(tuple, c.execute(select(Language.service_id, Language.name)))),
                                  columns=["service_id", "language"])
-        df = df.merge(types.groupby("service_id").code.apply(lambda s: sorted(s)).rename("types"),
-                      left_on="service_id", right_index=True, how="left")
+        df["types"] = [sorted(types.get(sid, ())) for sid in df["service_id"]]
         df = df.merge(phones.drop_duplicates("service_id"), on="service_id", how="left")
         df = df.merge(sched.groupby("service_id").schedule.agg("; ".join), on="service_id", how="left")
         df = df.merge(langs.groupby("service_id").language.agg(", ".join).rename("languages"),
                       on="service_id", how="left")
-        df["types"] = df["types"].apply(lambda v: v if isinstance(v, list) else [])
         x, y = TO_BNG.transform(df.lon.to_numpy(float), df.lat.to_numpy(float))
         df["x"], df["y"] = np.asarray(x, float), np.asarray(y, float)
         for c in ("min_age_months", "max_age_months"):
@@ -909,26 +910,42 @@ class _NewRows:
         return self.n
 
     def add(self, r: ServiceRecord) -> str:
+        sid, now = new_id(), utcnow()
+        self.rows["service"].append({
+            "id": sid, **self.fields(r), "source": r.source, "source_id": r.source_id, "created_at": now,
+            "last_modified": now, "version": 1,
+        })
+        self.children(r, sid)
+        self.rows["audit"].append({"at": now, "actor": self.actor, "source": r.source, "action": "create",
+                                   "service_id": sid, "before": None, "after": _json(r),
+                                   "batch_id": self.batch_id})
+        self.n += 1
+        return sid
+
+    def fields(self, r: ServiceRecord) -> dict:
+        """The service row's own columns for `r` (its organisation's row queued when new)."""
         unknown = [t for t in r.types if t not in self.terms]
         if unknown:
             raise ValueError(f"unknown service type(s) {unknown} for {r.name!r}")
-        sid, now, rows = new_id(), utcnow(), self.rows
         org_id = None
         if r.organization:
             org_id = self.org_ids.get(r.organization)
             if org_id is None:
                 org_id = self.org_ids[r.organization] = new_id()
-                rows["organization"].append({"id": org_id, "name": r.organization, "description": None,
-                                             "website": None, "email": None})
-        rows["service"].append({
-            "id": sid, "organization_id": org_id, "name": r.name, "description": r.description, "url": r.url,
+                self.rows["organization"].append({"id": org_id, "name": r.organization, "description": None,
+                                                  "website": None, "email": None})
+        return {
+            "organization_id": org_id, "name": r.name, "description": r.description, "url": r.url,
             "email": r.email, "status": r.status, "fees": r.fees, "is_free": r.is_free, "referral": r.referral,
             "referral_notes": r.referral_notes, "minimum_age_months": r.min_age_months,
             "maximum_age_months": r.max_age_months, "pregnancy": r.pregnancy,
             "eligibility_description": r.eligibility, "capacity": r.capacity, "assured_date": r.last_verified,
-            "source": r.source, "source_id": r.source_id, "created_at": now, "last_modified": now, "version": 1,
             "part_of_id": r.part_of_id, "part_of_name": r.part_of_name, "closed_on": r.closed_on,
-        })
+        }
+
+    def children(self, r: ServiceRecord, sid: str) -> None:
+        """Queue the rows of service `sid`'s places, contact, schedule, languages, cost and types."""
+        rows = self.rows
         for p in r.places:
             lid = new_id()
             rows["location"].append({"id": lid, "name": p.name, "address_1": p.address, "city": p.town,
@@ -947,11 +964,48 @@ class _NewRows:
                                         "amount": None, "amount_description": r.fees})
         for code in r.types:
             rows["service_taxonomy"].append({"service_id": sid, "taxonomy_term_id": self.terms[code].id})
-        rows["audit"].append({"at": now, "actor": self.actor, "source": r.source, "action": "create",
-                              "service_id": sid, "before": None, "after": _json(r),
-                              "batch_id": self.batch_id})
-        self.n += 1
-        return sid
+
+    def replace(self, records: dict[str, ServiceRecord]) -> None:
+        """Give stored services (id -> record) the records' details, in bulk: the rows `_apply` would leave
+        (child rows and places replaced, the row's version checked and bumped as the ORM does; StaleDataError
+        when another transaction changed one meanwhile). Writes the rows queued so far first."""
+        self.write()
+        if not records:
+            return
+        ids, versions, old_places = list(records), {}, []
+        sat = Base.metadata.tables["service_at_location"]
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            versions.update(self.s.execute(select(Service.id, Service.version).where(Service.id.in_(part))).all())
+            old_places += self.s.scalars(select(sat.c.location_id).where(sat.c.service_id.in_(part))).all()
+            for table in ("service_at_location", "contact", "schedule", "language", "cost_option",
+                          "service_taxonomy"):
+                t = Base.metadata.tables[table]
+                self.s.execute(t.delete().where(t.c.service_id.in_(part)))
+        loc = Base.metadata.tables["location"]
+        for i in range(0, len(old_places), 500):
+            self.s.execute(loc.delete().where(loc.c.id.in_(old_places[i:i + 500])))
+        missing = [sid for sid in ids if sid not in versions]
+        if missing:
+            raise StaleDataError(f"{len(missing)} service(s) to update no longer exist, e.g. {missing[0]}")
+        now = utcnow()
+        params = []
+        for sid, r in records.items():
+            params.append({"b_id": sid, "b_version": versions[sid], **self.fields(r), "last_modified": now,
+                           "version": versions[sid] + 1})
+            self.children(r, sid)
+        orgs = self.rows.pop("organization", None)  # new organisations first: the rows refer to them
+        if orgs:
+            self.s.execute(Base.metadata.tables["organization"].insert(), orgs)
+        t = Service.__table__
+        stmt = update(t).where(t.c.id == bindparam("b_id"), t.c.version == bindparam("b_version"))
+        if self.s.get_bind().dialect.supports_sane_multi_rowcount:
+            changed = self.s.execute(stmt, params).rowcount
+        else:
+            changed = sum(self.s.execute(stmt, p).rowcount for p in params)
+        if changed != len(params):
+            raise StaleDataError(f"{len(params) - changed} of {len(params)} services changed while being updated")
+        self.write()
 
     def write(self) -> None:
         """Send the rows so far to the database (in the caller's transaction), parents first."""

@@ -55,12 +55,12 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
 from scipy import sparse
 from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
 from . import config
+from .crs import TO_BNG as _TO_BNG
 from .sources import file_digest
 from .text import walk_text
 
@@ -82,7 +82,6 @@ ACCESS_NO = frozenset({"no", "private"})
 FOOT_YES = frozenset({"yes", "designated", "permissive", "destination"})
 
 Progress = Callable[[float, str], None]
-_TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)
 
 
 def walkable(tags) -> bool:

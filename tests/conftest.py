@@ -59,6 +59,18 @@ def seeded(areas) -> Directory:
     return ensure_ready()
 
 
+def copy_of(directory: Directory, path: Path) -> str:
+    """A consistent copy of a SQLite directory (it runs in WAL mode) at `path`; its URL. Cheaper than seeding."""
+    import sqlite3
+
+    src, dst = sqlite3.connect(directory.engine.url.database), sqlite3.connect(path)
+    try:
+        src.backup(dst)
+    finally:
+        src.close(), dst.close()
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture()
 def empty_directory(tmp_path) -> Directory:
     """A fresh, empty SQLite directory for tests that write."""
@@ -69,6 +81,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, why_exited, tries: int = 200) -> None:
+    """Poll `url` until it answers (a server we started as `proc`); fail with why_exited() if it dies."""
+    for _ in range(tries):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(why_exited())
+            time.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -86,14 +110,7 @@ def streamlit_server(args: tuple[str, ...] = (), env: dict | None = None, port: 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"streamlit exited: {log_path.read_text()[-2000:]}")
-                time.sleep(0.2)
+        wait_until_up(f"{url}/_stcore/health", proc, lambda: f"streamlit exited: {log_path.read_text()[-2000:]}")
         yield url
     finally:
         proc.terminate()
@@ -117,7 +134,8 @@ def signed_app(tmp_path_factory, seeded):
     stewards list (tests/signed_browser.py): (base URL, directory URL)."""
     from tests.signed_browser import signed_app_server
 
-    with signed_app_server(tmp_path_factory.mktemp("signin")) as got:
+    folder = tmp_path_factory.mktemp("signin")
+    with signed_app_server(folder, copy_of(seeded, folder / "directory.sqlite")) as got:
         yield got
 
 
@@ -177,21 +195,10 @@ def db_url(request, tmp_path):
             pytest.fail("FSM_TEST_DATABASE_URL is not set: in CI the storage tests must also run on PostgreSQL "
                         "(scripts/run-tests.sh starts one)")
         pytest.skip("PostgreSQL storage tests need FSM_TEST_DATABASE_URL (scripts/run-tests.sh starts a server)")
-    import uuid
+    from bench._db import throwaway_schema
 
-    from sqlalchemy import create_engine, text
-
-    schema = f"fsm_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as c:
-        c.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as c:
-            c.execute(text("SET lock_timeout = '20s'"))
-            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with throwaway_schema(base, "fsm_test") as url:
+        yield url
 
 
 @pytest.fixture()

@@ -10,13 +10,9 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import free_port, streamlit_server, wait_for_app
+from tests.conftest import free_port, streamlit_server, wait_for_app, wait_until_up
 from tests.signin import TELFORD, add_steward
 
 STEWARD = "sam@telford.gov.uk"
@@ -31,14 +27,7 @@ def oidc_provider():
     proc = subprocess.Popen([str(exe), "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("oidc-provider-mock exited")
-                time.sleep(0.2)
+        wait_until_up(f"{url}/.well-known/openid-configuration", proc, lambda: "oidc-provider-mock exited")
         yield url
     finally:
         proc.terminate()
@@ -46,9 +35,8 @@ def oidc_provider():
 
 
 @contextlib.contextmanager
-def signed_app_server(folder: Path):
-    """Yields (app base URL, directory URL). The base uses `localhost`, the host of the redirect URI."""
-    url = f"sqlite:///{folder / 'directory.sqlite'}"
+def signed_app_server(folder: Path, url: str):
+    """Yields (app base URL, directory URL `url`). The base uses `localhost`, the host of the redirect URI."""
     add_steward(STEWARD, name="Sam Patel", authorities=[TELFORD], url=url)
     add_steward(ADMIN, name="Alex Morgan", role="admin", url=url)
     port = free_port()

@@ -108,7 +108,7 @@ def test_commit_goes_through_review_and_refuses_rejected_rows(store, areas):
             b"c,Broken,no_such_type,TF1 1AA\n")
     rv = review(read_services_csv(data, "Council", areas.postcodes), store)
     assert rv.counts == {"new": 2, "updated": 0, "unchanged": 0, "rejected": 1, "warnings": 0, "skipped": 0}
-    with pytest.raises(ImportRefused, match="have problems"):
+    with pytest.raises(ImportRefused, match="1 row has problems. Fix it"):
         commit(rv, store, "steward")
     assert store.count() == 0
     with pytest.raises(ImportRefused, match="who you are"):
@@ -365,6 +365,50 @@ def test_fast_paths_store_and_read_what_the_orm_does(store):
     cols = [c for c in frame.columns if c not in ("service_id", "location_id", "source")]
     assert (bulk[cols].sort_values("name").reset_index(drop=True).astype(str)
             .equals(by_orm[cols].sort_values("name").reset_index(drop=True).astype(str)))
+
+
+def test_bulk_updates_write_what_the_orm_does(store):
+    """Import updates and undo restores are written in bulk: the same records and rows as a steward's save
+    (the ORM), the version up by one per write, old places gone, and a steward's edit begun before refused."""
+    from directory.batches import undo_import
+
+    first = [rec(1), rec(2, places=[Place(52.65, -2.44), Place(52.71, -2.53, name="Annex", postcode="TF1 3NT")]),
+             rec(3, organization=None, phone=None, languages=[])]
+    a = store.upsert(first, "bulk", batch={"source": "Test council", "kind": "csv"})
+    for r in first:
+        store.save(dataclasses.replace(r, source="orm"), "orm")
+    opened = store.find("Test council", "svc-1")
+    later = [rec(1, name="Renamed", organization="Another council", phone=None, languages=["Polish", "English"],
+                 places=[Place(52.60, -2.40, name="New hub", postcode="TF2 6AA")], status="defunct"),
+             rec(2, places=[Place(52.65, -2.44)], types=["antenatal", "stay_and_play"], schedule="Fridays",
+                 fees="£2", is_free=False),
+             rec(3, organization="Test council", phone="01952 222222")]
+    b = store.upsert(later, "bulk", batch={"source": "Test council", "kind": "csv"})
+    assert (b.updated, b.closed) == (3, 1)
+    for r in later:
+        orm = store.find("orm", r.source_id)
+        store.save(dataclasses.replace(r, source="orm"), "orm", orm.id, orm.version)
+    records = {r.key: r for r in store.records()}
+    for r in later:
+        assert records[r.key] == normalised(r)
+        assert records[("orm", r.source_id)] == dataclasses.replace(normalised(r), source="orm")
+        assert store.find("Test council", r.source_id).version == store.find("orm", r.source_id).version == 2
+    frame = store.service_frame()
+    bulk, by_orm = frame[frame.source == "Test council"], frame[frame.source == "orm"]
+    cols = [c for c in frame.columns if c not in ("service_id", "location_id", "source")]
+    assert (bulk[cols].sort_values(["name", "location_name"]).reset_index(drop=True).astype(str)
+            .equals(by_orm[cols].sort_values(["name", "location_name"]).reset_index(drop=True).astype(str)))
+    with store.engine.connect() as c:  # every replaced place went: one location per service place
+        n_loc, n_sal = (c.execute(text(f'SELECT count(*) FROM "{t}"')).scalar()
+                        for t in ("location", "service_at_location"))
+    assert n_loc == n_sal == 2 * sum(len(r.places) for r in later)
+    with pytest.raises(StaleEdit):
+        store.save(dataclasses.replace(opened.record, name="Edited before the import"), "steward", opened.id,
+                   opened.version)
+    undo_import(store, b.batch_id, "steward")  # restores in bulk too
+    records = {r.key: r for r in store.records() if r.source == "Test council"}
+    assert records == {normalised(r).key: normalised(r) for r in first}
+    assert store.find("Test council", "svc-1").version == 3 and a.new == 3
 
 
 def test_same_key_twice_in_one_import_keeps_the_later(store):

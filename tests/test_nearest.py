@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from directory.nearest import Filters, filter_services, near
+from directory.nearest import Filters, ServiceIndex, filter_services, near
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +47,34 @@ def test_nothing_within_radius_gives_the_nearest_three(areas, services):
     assert found.table.distance_km.iloc[0] == pytest.approx(4.4448, abs=0.001)
     # walking time at 4.8 km/h
     assert found.table.walk_min.iloc[0] == pytest.approx(found.table.distance_km.iloc[0] / 4.8 * 60)
+
+
+def test_one_index_many_searches_equals_brute_force(areas, services):
+    """The app keeps one ServiceIndex per directory version: searched again and again with changing
+    filters (cached per filter set), each answer equals brute force over the filtered services."""
+    ix = ServiceIndex(services)
+    lsoa = areas.lsoa.set_index("lsoa21_code")
+    points = [lsoa.loc[c, ["x", "y"]].to_numpy(float) for c in ("E01000001", "E01014145", "E01018750")]
+    filter_sets = [Filters(), Filters(types=("early_education",)), Filters(stage="pregnancy"),
+                   Filters(types=("childrens_centre", "early_education"), stage="baby"), Filters(free_only=True),
+                   Filters(types=("early_education",))]  # the first filter set again: from the cache
+    for f in filter_sets * 2:
+        pool = filter_services(services, f)
+        for x, y in points:
+            for radius in (1.0, 5.0):
+                found = near(ix, x, y, radius, f)
+                assert found.n_matching == len(pool)
+                if pool.empty:
+                    assert found.table.empty and not found.within_radius
+                    continue
+                expected = brute_force(pool, x, y, radius)
+                if expected.empty:  # the nearest three matching, whatever their distance
+                    expected = brute_force(pool, x, y, 1e9).head(3)
+                assert found.within_radius == (len(expected) > 0 and expected.distance_km.max() <= radius)
+                assert np.allclose(found.table.distance_km, expected.distance_km)
+                assert found.table.name.tolist() == expected.name.tolist()
+                assert set(found.table.service_id) == set(expected.service_id)
+                assert found.table.columns.tolist() == services.columns.tolist() + ["distance_km", "walk_min"]
 
 
 def _frame(**cols):

@@ -76,6 +76,7 @@ def test_steward_signs_in_imports_within_scope_and_is_refused_outside(signed_app
         page.get_by_text("Skip the rejected 1 row and import the rest").click()
         commit = page.get_by_role("button", name="Commit: write 1 service")
         expect(commit).to_be_enabled(timeout=30_000)
+        wait_for_app(page, "Validation report")  # the run has finished: nothing drawn faded
         page.screenshot(path=str(ARTIFACTS / "sign_in_import.png"), full_page=True)
         commit.click()
         wait_for_app(page, "Imported telford.csv: 1 new")

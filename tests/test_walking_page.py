@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from directory import walking
 from directory.store import Directory, Place, ServiceRecord
-from tests.conftest import ARTIFACTS, streamlit_server, wait_for_app
+from tests.conftest import ARTIFACTS, copy_of, streamlit_server, wait_for_app
 from tests.test_find_browser import map_frame
 
 PAGE = "../views/find_support.py"
@@ -24,11 +23,7 @@ BULWELL = "NG6 9EE"  # a street of houses in Bulwell (Code-Point Open: 454973, 3
 @pytest.fixture(scope="module")
 def notts_db(tmp_path_factory, seeded, raw):
     # a copy of the session's seeded directory (the same GIAS seed, without seeding it again)
-    path = tmp_path_factory.mktemp('walkpage') / 'directory.sqlite'
-    src, dst = sqlite3.connect(seeded.engine.url.database), sqlite3.connect(path)
-    src.backup(dst)  # a consistent copy (the directory runs in WAL mode)
-    src.close(), dst.close()
-    url = f"sqlite:///{path}"
+    url = copy_of(seeded, tmp_path_factory.mktemp("walkpage") / "directory.sqlite")
     d = Directory(url).create()
     cc = walking.tagged_childrens_centres(raw / "osm" / "nottingham-nw-ng86ba-20180521.osm.pbf")
     cc = cc[cc.name.str.contains("Children", na=False) & (cc.name != "Children's Centre")]
@@ -86,21 +81,15 @@ def notts_app(notts_db):
 
 
 @pytest.mark.browser
-def test_bulwell_walks_along_paths_in_chromium(notts_app, browser):
+def test_bulwell_walks_along_paths_in_chromium(notts_app, page):
     ARTIFACTS.mkdir(exist_ok=True)
-    url = notts_app
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{url}/?q={BULWELL.replace(' ', '+')}")
-        wait_for_app(page, "Sure Start Children's Centre Bulwell", timeout=120_000)
-        assert page.get_by_text(re.compile(r"min walk along paths")).count() >= 3
-        page.get_by_text(re.compile("streets and footpaths mapped by OpenStreetMap")).first.wait_for()
-        map_frame(page)
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
-    finally:
-        ctx.close()
+    page.goto(f"{notts_app}/?q={BULWELL.replace(' ', '+')}")
+    wait_for_app(page, "Sure Start Children's Centre Bulwell", timeout=120_000)
+    assert page.get_by_text(re.compile(r"min walk along paths")).count() >= 3
+    page.get_by_text(re.compile("streets and footpaths mapped by OpenStreetMap")).first.wait_for()
+    map_frame(page)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "find_bulwell_walking.png"), full_page=True)
 
 
 def test_walking_access_page_ranks_neighbourhoods_by_detour(notts_db, monkeypatch, areas):
@@ -124,21 +113,16 @@ def test_walking_access_page_ranks_neighbourhoods_by_detour(notts_db, monkeypatc
 
 
 @pytest.mark.browser
-def test_detour_map_in_chromium(notts_app, browser):
-    url = notts_app
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1200})
-    page = ctx.new_page()
-    try:
-        page.goto(f"{url}/walking")
-        wait_for_app(page, "Walk ÷ straight line to the nearest service", timeout=120_000)
-        page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
-        frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
-        frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
-        assert frame.locator("path.leaflet-interactive").count() > 60
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
-    finally:
-        ctx.close()
+def test_detour_map_in_chromium(notts_app, page):
+    page.set_viewport_size({"width": 1400, "height": 1200})
+    page.goto(f"{notts_app}/walking")
+    wait_for_app(page, "Walk ÷ straight line to the nearest service", timeout=120_000)
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=60_000)
+    frame = page.frame_locator('iframe[title="streamlit_folium.st_folium"]').first
+    frame.locator("path.leaflet-interactive").first.wait_for(timeout=60_000)
+    assert frame.locator("path.leaflet-interactive").count() > 60
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "walking_detour_map.png"), full_page=True)
 
 
 def test_coverage_cli_lsoa_table_gains_walks_blank_outside_the_network(notts_db, monkeypatch, tmp_path, areas, raw):

@@ -21,7 +21,8 @@ st.write(
 )
 
 areas = ui.areas()
-services = ui.services()
+search_index = ui.service_index()  # built once per directory version
+services = search_index.services
 
 # The URL is the search: fill the widgets from it when they have no value yet.
 start = urlstate.decode(st.query_params)
@@ -96,7 +97,7 @@ if origin.note:
     st.info(origin.note)
 
 filters = Filters(tuple(state.types), state.self_referral, state.free_only, state.stage)
-found = near(services, origin.x, origin.y, state.radius_km, filters)
+found = near(search_index, origin.x, origin.y, state.radius_km, filters)
 pace = st.session_state.get("fs_pace", WALKING_KMH)
 results = walking.add_walks(ui.walking_network(), origin.x, origin.y, found.table.head(MAX_SHOWN), kmh=pace)
 

@@ -15,12 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
 
+from ..crs import TO_WGS84
 from ..sources import Source, catalogue, require_files, read_csv
 from ..store import Place, ServiceRecord
-
-TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
 
 SOURCE = "DfE GIAS"
 NURSERY_TYPE = "Local authority nursery school"

@@ -104,8 +104,9 @@ class Review:
                     "them and upload again.")
         if rep.errors and not skip_rejected:
             n = len(rep.rejected_rows)
-            return (f"{n} {rep.unit}{'s' if n != 1 else ''} have problems. Fix them and upload again, or choose to "
-                    f"skip the rejected {rep.unit}s and import the rest.")
+            return (f"{n} {rep.unit}{'s have' if n != 1 else ' has'} problems. Fix {'them' if n != 1 else 'it'} and "
+                    f"upload again, or choose to skip the rejected {rep.unit}{'s' if n != 1 else ''} and import the "
+                    "rest.")
         if not self.to_write:
             return "Nothing to write: every record is already in the directory as it is."
         return None
