@@ -80,9 +80,19 @@ for k in ("PREFIX", "LISTEN", "BODY_MB", "UPSTREAMS"):
     t = t.replace("@" + k + "@", os.environ[k].rstrip())
 sys.stdout.write(t)' > "$work/nginx/nginx.conf"
 nginx -t -q -c "$work/nginx/nginx.conf" -p "$work/nginx"
+# something else on the port would answer the health check below in nginx's place
+.venv/bin/python -c "import socket; socket.create_server(('$address', $port)).close()" 2>/dev/null || {
+  echo "port $address:$port is already in use: stop what listens there or choose another --port" >&2; exit 1; }
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
-pids+=($!)
-for _ in $(seq 1 100); do curl -fs "http://$address:$port/_stcore/health" >/dev/null 2>&1 && break; sleep 0.1; done
+nginx_pid=$!
+pids+=($nginx_pid)
+up=
+for _ in $(seq 1 100); do
+  kill -0 "$nginx_pid" 2>/dev/null || { echo "nginx stopped:" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
+  curl -fs "http://$address:$port/_stcore/health" >/dev/null 2>&1 && { up=1; break; }
+  sleep 0.1
+done
+[ -n "$up" ] || { echo "nginx does not answer on $address:$port" >&2; cat "$work/nginx/error.log" >&2; exit 1; }
 echo "nginx: config and access log in $work/nginx"
 echo "ready: http://$address:$port ($processes Streamlit processes behind nginx, database $FSM_DATABASE_URL)"
 wait
