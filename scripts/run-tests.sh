@@ -22,7 +22,9 @@ if [ -n "$pgbin" ] && [ -z "${FSM_TEST_DATABASE_URL:-}" ]; then
 fi
 
 set +e
-.venv/bin/python -m pytest "$@"
+# Test files run in parallel, one worker per core (FSM_TEST_WORKERS to choose; 0 runs them in this process):
+# each worker has its own session directory, app server and Chromium; a file's tests stay on one worker.
+.venv/bin/python -m pytest -n "${FSM_TEST_WORKERS:-auto}" --dist loadfile "$@"
 status=$?
 set -e
 if [ $status = 5 ]; then
