@@ -216,10 +216,12 @@ with tab_edit:
         c1.text_input("Postcode", key="md_f_postcode")
         c2.text_input("Latitude", key="md_f_latitude", help="Leave blank and look up the postcode to fill it in.")
         c3.text_input("Longitude", key="md_f_longitude")
-        c1.selectbox("The point is", ["", *PRECISION_LABELS], key="md_f_location_precision",
-                     format_func=lambda v: PRECISION_LABELS.get(v, "worked out (the building if you type it)"),
-                     help="What families are told about the location: the building itself, the postcode's "
-                          "centre, or only the postcode sector.")
+        st.columns(3)[0].selectbox(  # on a row of its own, under the postcode and the point
+            "The point is", ["", *PRECISION_LABELS], key="md_f_location_precision",
+            format_func=lambda v: PRECISION_LABELS.get(v, "worked out (the building if you type it)"),
+            help="What families are told about the location: the building itself, the postcode's centre, or only "
+                 "the postcode sector.")
+        c1, c2, c3 = st.columns(3)
         c1.text_input("Youngest age (months)", key="md_f_min_age_months")
         c2.text_input("Oldest age (months)", key="md_f_max_age_months")
         c3.checkbox("For expectant parents", key="md_f_pregnancy")
