@@ -16,6 +16,7 @@ from directory import coverage as C
 from directory import text
 from directory import exports as E
 from directory.areas import attach_areas
+from tests.apptest import open_page
 
 PAGE = "../views/coverage_tables.py"
 LABELS = ["CSV", "CSV metadata (JSON)", "Excel (all tables)", "GeoJSON", "GeoPackage (all tables)"]
@@ -36,14 +37,7 @@ def downloads(monkeypatch):
 
 
 def run(params=None, **state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, params, state, timeout=120)
 
 
 def expected(areas, seeded, **kw):

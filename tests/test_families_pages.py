@@ -15,18 +15,14 @@ from directory import reports, shortlist, taxonomy
 from directory.ingest.gias_cc import CHILDRENS_CENTRES_SOURCE
 from directory.nearest import Filters, filter_services
 from directory.store import Directory, NotFound
+from tests.apptest import open_page
 
 FIND, SERVICE, SHORTLIST = "../views/find_support.py", "../views/service.py", "../views/shortlist.py"
 CC_FILE = "edubaseallchildrencentre20260821.csv"
 
 
-def run(page, params=None, **inputs) -> AppTest:
-    at = AppTest.from_file(page, default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+def run(page, params=None) -> AppTest:
+    return open_page(page, params)
 
 
 def markdown(at) -> str:

@@ -3,19 +3,16 @@
 from streamlit.testing.v1 import AppTest
 
 from directory.store import Directory, Place, ServiceRecord
+from tests.apptest import checked, open_page
 
 PAGE = "../views/find_support.py"
 
 
 def run(params=None, **inputs) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_page(PAGE, params)
     if "q" in inputs:
-        at.text_input(key="fs_q").input(inputs["q"]).run()
-        assert not at.exception, [e.value for e in at.exception]
+        at.text_input(key="fs_q").input(inputs["q"])
+        checked(at)
     return at
 
 

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from directory import access
 from directory.store import Directory, Place, ServiceRecord
+from tests.apptest import checked, open_page
 
 PAGE = "../views/provision_gaps.py"
 BIRMINGHAM = "E08000025"
@@ -23,18 +24,10 @@ HW_ICB = "E54000019"  # NHS Herefordshire and Worcestershire Integrated Care Boa
 
 
 def run(params=None) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=120)
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(PAGE, params, timeout=120)
 
 
-def settle(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+settle = checked  # run again after a widget change
 
 
 def gap_table(at) -> pd.DataFrame:
