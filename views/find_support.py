@@ -1,6 +1,6 @@
 """Find support: families search by postcode or place and get a list and a map."""
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import streamlit as st
 from streamlit_folium import st_folium
@@ -176,12 +176,7 @@ with list_col:
         st.session_state[key] = sid in shortlist_ids
         st.checkbox(f"Shortlist {text.md(row['name'])}", key=key, on_change=ui.toggle_shortlist, args=(sid, key))
 
-share = f"?{urlencode(urlstate.encode(state))}"
-try:
-    base = urlsplit(st.context.url)
-    share = f"{base.scheme}://{base.netloc}{base.path}{share}"
-except Exception:  # no browser context (e.g. in tests): a relative link is still useful
-    pass
+share = ui.absolute_url(f"?{urlencode(urlstate.encode(state))}")  # this page is the app's home: "/?q=..."
 with st.expander("Share this search"):
     st.write("Copy this link to send the same search and filters to someone else:")
     st.code(share, language=None, wrap_lines=True)
