@@ -14,7 +14,7 @@ import streamlit as st
 from directory import config, text
 from directory.areas import Areas, attach_areas
 from directory.bootstrap import seed
-from directory.build import build, needs_build
+from directory.manifest import needs_build
 from directory.nearest import ServiceIndex
 from directory.sources import DataError, catalogue
 from directory.store import Directory
@@ -35,6 +35,8 @@ def _ensure_built() -> None:
     if not needs_build():
         _checked.add(folders)
         return
+    from directory.build import build
+
     bar = st.progress(0.0, text="Preparing the data (first run only)...")
     try:
         build(progress=lambda f, m: bar.progress(min(f, 1.0), text=f"Preparing the data: {m}"))

@@ -101,7 +101,7 @@ def bench_postcodes(raw: Path) -> None:
           f"ratio {t_pc / t_ref:.1f}x")
     print(f"             {agreement_line(meta['agreement'])}; LSOA found by {meta['lsoa21_from']}")
     ensure_built(raw)
-    from directory.build import needs_build
+    from directory.manifest import needs_build
 
     t_skip, again = timed(lambda: needs_build(raw), repeat=5)
     print(f"             unchanged inputs: the build is skipped (needs_build {t_skip * 1e3:.1f} ms, "

@@ -5,14 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
 from . import config
 from .geocode import Places, PostcodeIndex
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+
+def _read_geo(path: Path) -> gpd.GeoDataFrame:
+    import geopandas  # only the pages with maps of areas need it (0.05 s to import)
+
+    return geopandas.read_parquet(path)
 
 
 @dataclass
@@ -48,23 +57,23 @@ class Areas:
 
     @cached_property
     def lsoa_boundaries(self) -> gpd.GeoDataFrame:
-        return gpd.read_parquet(self.folder / "lsoa_boundaries.parquet")
+        return _read_geo(self.folder / "lsoa_boundaries.parquet")
 
     @cached_property
     def district_boundaries(self) -> gpd.GeoDataFrame:
-        return gpd.read_parquet(self.folder / "district_boundaries.parquet")
+        return _read_geo(self.folder / "district_boundaries.parquet")
 
     @cached_property
     def utla_boundaries(self) -> gpd.GeoDataFrame:
-        return gpd.read_parquet(self.folder / "utla_boundaries.parquet")
+        return _read_geo(self.folder / "utla_boundaries.parquet")
 
     @cached_property
     def icb_boundaries(self) -> gpd.GeoDataFrame:
-        return gpd.read_parquet(self.folder / "icb_boundaries.parquet")
+        return _read_geo(self.folder / "icb_boundaries.parquet")
 
     @cached_property
     def sicbl_boundaries(self) -> gpd.GeoDataFrame:
-        return gpd.read_parquet(self.folder / "sicbl_boundaries.parquet")
+        return _read_geo(self.folder / "sicbl_boundaries.parquet")
 
     @cached_property
     def official_names(self) -> dict[str, str]:

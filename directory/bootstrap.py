@@ -11,16 +11,19 @@ holds no record of its source yet, so a steward's changes are never undone.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from .build import Progress, ensure_built
 from .ingest.gias import SOURCE as GIAS_SOURCE
 from .ingest.gias import nursery_school_records
 from .ingest.gias_cc import CHILDRENS_CENTRES_SOURCE, extract_date, links_beside
 from .model import Service
 from .sources import catalogue, find_files
 from .store import Directory
+
+if TYPE_CHECKING:
+    from .build import Progress
 
 
 def _have(directory: Directory, source: str) -> int:
@@ -74,6 +77,7 @@ def seed(directory: Directory, raw: Path | None = None, postcodes=None) -> int:
 def ensure_ready(raw: Path | None = None, build: Path | None = None, db_url: str | None = None,
                  progress: Progress | None = None) -> Directory:
     from . import config
+    from .build import ensure_built  # geopandas, shapely: only here, not for the app's seed()
     from .geocode import PostcodeIndex
 
     ensure_built(raw, build, progress)

@@ -27,9 +27,7 @@ Formulas worth knowing:
 from __future__ import annotations
 
 import json
-import os
 import re
-import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -40,25 +38,20 @@ import pandas as pd
 import shapely
 
 from . import config, geographies, postcodes
-from .crs import TO_BNG, TO_WGS84
+from .crs import TO_WGS84
+from .manifest import BUILD_VERSION, input_records, needs_build
 from .sources import (
     Catalogue,
     DataError,
     catalogue,
     check_england_rows,
     column_map,
-    file_digest,
-    find_files,
     is_missing,
     list_files,
     read_csv,
-    read_source,
     require_files,
 )
 from .under5 import read_sape_workbook, under5_counts
-
-#: Bump when the build's outputs change shape, so old builds are redone.
-BUILD_VERSION = 6
 
 Progress = Callable[[float, str], None]
 
@@ -94,56 +87,6 @@ def iod_column(normalised: str) -> str | None:
     """'index_of_multiple_deprivation_imd_decile_where_1_is_most_deprived_10_of_lsoas' -> 'imd_decile'."""
     m = _IOD_RE.match(normalised)
     return f"{_PREFIX_TO_DOMAIN[m['prefix']]}_{m['measure']}" if m else None
-
-
-# ---------------------------------------------------------------- manifest
-
-
-#: Sources built by their own step with its own manifest (osm: directory/walking.py), so that
-#: adding an extract does not redo the main build.
-SEPARATE_BUILDS = {"osm"}
-
-
-def _inputs(cat: Catalogue, raw: Path) -> list[Path]:
-    every = list_files(raw)  # one walk of the folder for all sources: this runs on every page load
-    return sorted({p for s in cat.sources.values() if s.key not in SEPARATE_BUILDS for p in find_files(s, raw, every)})
-
-
-def needs_build(raw: Path | None = None, out: Path | None = None) -> bool:
-    """True when the outputs are missing or any input file changed since the last build."""
-    raw, out = config.raw_dir(raw), config.build_dir(out)
-    manifest = out / "manifest.json"
-    if not manifest.exists():
-        return True
-    old = json.loads(manifest.read_text())
-    if old.get("version") != BUILD_VERSION or any(not (out / f).exists() for f in old.get("outputs", [])):
-        return True
-    current = {str(p): p for p in _inputs(catalogue(), raw)}
-    if set(current) != set(old["inputs"]):
-        return True
-    restamped = False
-    for name, path in current.items():
-        rec = old["inputs"][name]
-        st = path.stat()
-        if (st.st_size, st.st_mtime_ns) != (rec["size"], rec["mtime_ns"]):
-            if file_digest(path) != rec["sha256"]:
-                return True
-            rec["size"], rec["mtime_ns"] = st.st_size, st.st_mtime_ns
-            restamped = True
-    if restamped:  # same bytes, new dates (a copied folder): remember them, so the next check hashes nothing
-        _write_manifest(manifest, old)
-    return False
-
-
-def _write_manifest(path: Path, manifest: dict) -> None:
-    """Replace the manifest in one step (several app processes may check at once); a read-only build
-    folder only means the next check hashes again."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
 
 
 def ensure_built(raw: Path | None = None, out: Path | None = None, progress: Progress | None = None) -> bool:
@@ -204,10 +147,7 @@ def build(raw: Path | None = None, out: Path | None = None, progress: Progress |
     for i, (label, fn) in enumerate(steps):
         say(i / len(steps), label)
         fn()
-    inputs = {}
-    for p in _inputs(cat, raw):
-        st = p.stat()
-        inputs[str(p)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": file_digest(p)}
+    inputs = input_records(cat, raw)
     manifest = {
         "version": BUILD_VERSION,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -307,9 +307,9 @@ class Directory:
 
     def create(self) -> "Directory":
         """Bring the schema to the newest migration and add our taxonomy terms (idempotent)."""
-        from .migrate import migrate
+        from .migrate import ensure_migrated
 
-        migrate(self.engine)
+        ensure_migrated(self.engine)
         with self.Session.begin() as s:
             have = set(s.scalars(select(TaxonomyTerm.code)))
             for t in taxonomy.TERMS:

@@ -176,7 +176,7 @@ def test_rebuilds_only_when_an_input_changes(tmp_path, raw, areas):
 def test_same_bytes_with_new_dates_are_hashed_once(tmp_path, raw, areas, monkeypatch):
     # a raw folder copied or re-laid keeps its bytes but gets new modification times: the check hashes
     # the files once, remembers their new dates in the manifest, and the next check (every page run) hashes nothing
-    import directory.build as build_module
+    import directory.manifest as manifest_module
 
     out = tmp_path / "build"
     shutil.copytree(areas.folder, out)
@@ -190,8 +190,8 @@ def test_same_bytes_with_new_dates_are_hashed_once(tmp_path, raw, areas, monkeyp
     manifest["inputs"] = {k.replace(str(raw), str(copy)): v for k, v in manifest["inputs"].items()}
     (out / "manifest.json").write_text(json.dumps(manifest))
     hashed = []
-    real_digest = build_module.file_digest
-    monkeypatch.setattr(build_module, "file_digest", lambda p: hashed.append(p) or real_digest(p))
+    real_digest = manifest_module.file_digest
+    monkeypatch.setattr(manifest_module, "file_digest", lambda p: hashed.append(p) or real_digest(p))
     assert not needs_build(copy, out)
     assert len(hashed) == len(manifest["inputs"])  # every file's dates differ from the manifest's
     restamped = json.loads((out / "manifest.json").read_text())["inputs"]

@@ -56,6 +56,33 @@ def test_migrations_give_the_model_schema(store):
     assert current(store.engine) == head()
 
 
+def test_a_database_at_head_is_not_migrated_again_and_an_older_one_is(db_url, monkeypatch, tmp_path):
+    import directory.migrate as migrate_module
+
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    assert migrate_module.script_heads() == {head()}  # read from the scripts' source = Alembic's own answer
+    # a branch point is two heads, and a tuple down_revision (a merge) joins them again
+    for name, rev, down in [("a", "a1", "None"), ("b", "b1", '"a1"'), ("c", "c1", '"a1"')]:
+        (versions / f"{name}.py").write_text(f'revision: str = "{rev}"\ndown_revision = {down}\n')
+    assert migrate_module.script_heads(versions) == {"b1", "c1"}
+    (versions / "d.py").write_text('revision = "d1"\ndown_revision = ("b1", "c1")\n')
+    assert migrate_module.script_heads(versions) == {"d1"}
+
+    d = Directory(db_url)
+    try:
+        migrate(d.engine, "0004")
+        runs = []
+        real = migrate_module.migrate
+        monkeypatch.setattr(migrate_module, "migrate", lambda engine: runs.append(1) or real(engine))
+        d.create()  # at 0004: upgraded
+        assert runs == [1] and current(d.engine) == head()
+        d.create()  # at head: one SELECT, no Alembic
+        assert runs == [1]
+    finally:
+        d.engine.dispose()
+
+
 def test_database_made_before_migrations_is_stamped_and_upgraded(db_url):
     d = Directory(db_url)
     try:

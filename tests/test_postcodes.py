@@ -18,7 +18,7 @@ import shapely
 from streamlit.testing.v1 import AppTest
 
 from directory import text
-from directory.build import _inputs as build_inputs
+from directory.manifest import build_inputs
 from directory.geocode import LocateError, locate, parse_postcode
 from directory.postcodes import combine, nspl_vintage, read_releases
 from directory.sources import DataError, catalogue
