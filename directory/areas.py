@@ -39,6 +39,16 @@ class Areas:
         return pd.read_parquet(self.folder / "lsoa.parquet")
 
     @cached_property
+    def lsoa_points(self) -> pd.DataFrame:
+        """Each LSOA's point and the areas it lies in (SERVICE_AREA_COLUMNS): what placing a service
+        needs, read alone (0.02 s) when the whole table (64 columns, 0.06-0.12 s) is not loaded yet, as
+        on an app's first family search."""
+        columns = ["lsoa21_code", "x", "y", *SERVICE_AREA_COLUMNS]
+        if "lsoa" in self.__dict__:
+            return self.lsoa[columns]
+        return pd.read_parquet(self.folder / "lsoa.parquet", columns=columns)
+
+    @cached_property
     def districts(self) -> pd.DataFrame:
         return pd.read_parquet(self.folder / "districts.parquet")
 
@@ -121,11 +131,11 @@ class Areas:
         attach a service to its neighbourhood's deprivation decile.
         """
         _, idx = self._lsoa_tree.query(np.column_stack([x, y]))
-        return self.lsoa.lsoa21_code.to_numpy()[idx]
+        return self.lsoa_points.lsoa21_code.to_numpy()[idx]
 
     @cached_property
     def _lsoa_tree(self) -> cKDTree:
-        return cKDTree(self.lsoa[["x", "y"]].to_numpy())
+        return cKDTree(self.lsoa_points[["x", "y"]].to_numpy())
 
 
 #: What attach_areas copies from a service's LSOA.
@@ -139,7 +149,7 @@ def attach_areas(services: pd.DataFrame, areas: Areas) -> pd.DataFrame:
     if services.empty:
         return services.assign(lsoa21_code=[], area=[], **{c: [] for c in SERVICE_AREA_COLUMNS if c != "ward24_name"})
     codes = areas.lsoa_of_points(services.x.to_numpy(), services.y.to_numpy())
-    lsoa = areas.lsoa.set_index("lsoa21_code")
+    lsoa = areas.lsoa_points.set_index("lsoa21_code")
     out = services.assign(lsoa21_code=codes)
     info = lsoa.loc[codes, SERVICE_AREA_COLUMNS]
     for c in info.columns:

@@ -55,7 +55,7 @@ fi
 upstreams=""
 for i in $(seq 1 "$processes"); do
   p=$(free_port)
-  .venv/bin/python -m streamlit run dashboard.py --server.port "$p" --server.address 127.0.0.1 \
+  .venv/bin/python -m streamlit run serve.py --server.port "$p" --server.address 127.0.0.1 \
     --server.headless true "${extra[@]}" >"$work/streamlit-$i.log" 2>&1 &
   pids+=($!)
   upstreams+="        server 127.0.0.1:$p max_fails=0;"$'\n'

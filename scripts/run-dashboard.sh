@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec .venv/bin/python -m streamlit run dashboard.py "$@"
+exec .venv/bin/python -m streamlit run serve.py "$@"  # serve.py: dashboard.py, loaded before the first visitor

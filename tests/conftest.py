@@ -97,13 +97,14 @@ def wait_until_up(url: str, proc: subprocess.Popen, why_exited, tries: int = 200
 
 @contextlib.contextmanager
 def streamlit_server(args: tuple[str, ...] = (), env: dict | None = None, port: int | None = None):
-    """`streamlit run dashboard.py` on a free local port (our own process: stopped at the end).
+    """`streamlit run serve.py` (the dashboard as scripts/run-dashboard.sh starts it) on a free local port
+    (our own process: stopped at the end).
     `args` are extra Streamlit options (e.g. --secrets.files), `env` extra environment variables."""
     port = port or free_port()
     log_path = _session_dir / f"streamlit-{port}.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
          *args],
         cwd=ROOT, env=dict(os.environ) | (env or {}), stdout=log, stderr=subprocess.STDOUT,

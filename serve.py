@@ -1,0 +1,106 @@
+"""The server: `streamlit run serve.py` serves the dashboard (dashboard.py), ready for its first visitor.
+
+`streamlit run dashboard.py` works too, but then a process does nothing until somebody opens the
+site, and that first visitor's page waits for every import (about 0.9 s of CPU) and table (about
+0.4 s) after their browser has loaded Streamlit's frontend. Here the home page's imports happen
+before the server listens (in the app's lifespan, once Streamlit's runtime is up), and the tables
+a family search needs are loaded by a background thread while the first browser loads the
+frontend (bench/find_bench.py measures both entries).
+
+The imports are not left to that thread as well: extension modules (numpy, pandas, pyproj) hold
+Python's lock while they initialise, which stalls the server's event loop while it sends the
+frontend's files, and the first page then arrives later than with no warm-up at all.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import logging
+import os
+import threading
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent
+HOME = ROOT / "views" / "find_support.py"
+
+log = logging.getLogger("fsm.serve")
+
+
+def page_modules(page: Path) -> list[str]:
+    """The modules a page imports at its top level. A page is run from its source, not imported, so
+    its imports only happen when it first runs.
+
+    Streamlit components (packages named streamlit_*, e.g. streamlit_folium) are left out: a component
+    registers with the server only when its module is first imported inside a page run, and one
+    imported here would answer 404 for its frame. What they import (folium) comes in with our modules."""
+    names = []
+    for node in ast.parse(page.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+            names += [f"{node.module}.{a.name}" for a in node.names]  # "from directory import maps"
+    return [n for n in names if not n.startswith("streamlit_")]
+
+
+def import_modules(names: list[str]) -> None:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # "from x import a_function": x is imported, the function is not a module
+            pass
+
+
+def load_tables() -> None:
+    """What a family search needs, loaded as the first page run would load it (into the same caches):
+    the areas, the directory (seeded on a first start), the search index, place names and the walking
+    network. Nothing when the derived data must be built first: the first visitor then sees the
+    build's progress, as without this."""
+    import ui
+    from directory.manifest import needs_build
+
+    if needs_build():
+        return
+    ui.service_index()
+    ui.areas().places
+    ui.walking_network()
+
+
+class _NotFromLoader(logging.Filter):
+    """Streamlit warns of "missing ScriptRunContext" when a cached function's spinner is asked for
+    outside a page run: expected of the loader thread, so not logged for it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != LOADER
+
+
+LOADER = "fsm-load-tables"
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NotFromLoader())
+
+
+def _load_tables_quietly() -> None:
+    # below the browser and the event loop in the CPU's queue (Linux: a thread has its own niceness)
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):
+        pass
+    try:
+        load_tables()
+    except Exception:  # the first page run meets the same problem and tells its visitor
+        log.warning("loading the tables ahead failed; the first page run will load them", exc_info=True)
+
+
+@asynccontextmanager
+async def lifespan(_app):
+    # Streamlit's runtime has started (a component such as st_folium registers with it when its module
+    # is imported, and caches find their storage), and the server does not listen yet.
+    import_modules(["ui", *page_modules(HOME)])
+    threading.Thread(target=_load_tables_quietly, name=LOADER, daemon=True).start()
+    yield
+
+
+app = st.App("dashboard.py", lifespan=lifespan)
