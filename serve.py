@@ -2,14 +2,14 @@
 
 `streamlit run dashboard.py` works too, but then a process does nothing until somebody opens the
 site, and that first visitor's page waits for every import (about 0.9 s of CPU) and table (about
-0.4 s) after their browser has loaded Streamlit's frontend. Here the home page's imports happen
-before the server listens (in the app's lifespan, once Streamlit's runtime is up), and the tables
-a family search needs are loaded by a background thread while the first browser loads the
-frontend (bench/find_bench.py measures both entries).
+0.4 s) after their browser has loaded Streamlit's frontend (about 1 s). Here a background thread,
+started as the server starts listening, does that work while the browser loads the frontend, into
+the same caches the pages use (bench/find_bench.py measures both entries).
 
-The imports are not left to that thread as well: extension modules (numpy, pandas, pyproj) hold
-Python's lock while they initialise, which stalls the server's event loop while it sends the
-frontend's files, and the first page then arrives later than with no warm-up at all.
+The thread runs at a lower CPU priority than the server's event loop, which keeps sending the
+frontend's files meanwhile; it still holds Python's lock while an extension module (numpy,
+pandas, pyproj) initialises, so a browser on the server's own CPUs (as in the benchmark's
+shared-core figures) gains little. A family's browser runs on their own device.
 """
 
 from __future__ import annotations
@@ -78,28 +78,28 @@ class _NotFromLoader(logging.Filter):
         return record.threadName != LOADER
 
 
-LOADER = "fsm-load-tables"
+LOADER = "fsm-warm-up"
 logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(_NotFromLoader())
 
 
-def _load_tables_quietly() -> None:
-    # below the browser and the event loop in the CPU's queue (Linux: a thread has its own niceness)
+def warm_up() -> None:
+    """The home page's imports, then its tables (run by the loader thread)."""
+    # below the event loop in the CPU's queue (Linux: a thread has its own niceness)
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):
         pass
     try:
+        import_modules(["ui", *page_modules(HOME)])
         load_tables()
     except Exception:  # the first page run meets the same problem and tells its visitor
-        log.warning("loading the tables ahead failed; the first page run will load them", exc_info=True)
+        log.warning("warming up failed; the first page run will load what it needs", exc_info=True)
 
 
 @asynccontextmanager
 async def lifespan(_app):
-    # Streamlit's runtime has started (a component such as st_folium registers with it when its module
-    # is imported, and caches find their storage), and the server does not listen yet.
-    import_modules(["ui", *page_modules(HOME)])
-    threading.Thread(target=_load_tables_quietly, name=LOADER, daemon=True).start()
+    # Streamlit's runtime has started (caches find their storage in it), and the server is about to listen.
+    threading.Thread(target=warm_up, name=LOADER, daemon=True).start()
     yield
 
 

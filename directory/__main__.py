@@ -474,7 +474,7 @@ def parser() -> argparse.ArgumentParser:
                    help="download: do nothing unless a required source is missing from the raw folder")
     d.set_defaults(func=cmd_data)
 
-    s = sub.add_parser("seed", parents=[common], help="create the directory and load the DfE GIAS maintained nursery schools")
+    s = sub.add_parser("seed", parents=[common], help="create the directory and load the DfE GIAS maintained nursery schools and children's centres")
     s.set_defaults(func=cmd_seed)
 
     c = sub.add_parser("import-csv", parents=[common], help="validate (and with --commit, write) a CSV of services")

@@ -58,3 +58,5 @@ fi
 
 # Derived data: rebuilt only when a raw file changed.
 .venv/bin/python -m directory data build
+# the dashboard's directory, seeded now rather than on the app's first start (the tests use their own)
+if [ $want_tests = 0 ]; then .venv/bin/python -m directory seed; fi
