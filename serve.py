@@ -6,10 +6,11 @@ site, and that first visitor's page waits for every import (about 0.9 s of CPU) 
 started as the server starts listening, does that work while the browser loads the frontend, into
 the same caches the pages use (bench/find_bench.py measures both entries).
 
-The thread runs at a lower CPU priority than the server's event loop, which keeps sending the
-frontend's files meanwhile; it still holds Python's lock while an extension module (numpy,
-pandas, pyproj) initialises, so a browser on the server's own CPUs (as in the benchmark's
-shared-core figures) gains little. A family's browser runs on their own device.
+This pays off when the browser runs elsewhere, as a family's does. A browser on the server's own
+two CPUs (the benchmark's shared-CPU figures) gains nothing: browser and server then wait for the
+same CPUs (about 1.7 s of the browser's and 2.2 s of the server's for a first visit), and while an
+extension module (numpy, pandas, pyproj) initialises the thread holds Python's lock, so the event
+loop sends the frontend's files later.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import ast
 import importlib
 import logging
-import os
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -84,11 +84,6 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").add
 
 def warm_up() -> None:
     """The home page's imports, then its tables (run by the loader thread)."""
-    # below the event loop in the CPU's queue (Linux: a thread has its own niceness)
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-    except (AttributeError, OSError):
-        pass
     try:
         import_modules(["ui", *page_modules(HOME)])
         load_tables()
