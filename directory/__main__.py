@@ -97,9 +97,12 @@ def cmd_download(args, raw: Path) -> int:
 
 
 def cmd_seed(args) -> int:
-    from .bootstrap import ensure_ready, seed
+    from .bootstrap import seed
+    from .build import ensure_built
+    from .store import Directory
 
-    directory = ensure_ready(args.raw, progress=progress_line)
+    ensure_built(args.raw, progress=progress_line)
+    directory = Directory().create()
     added = seed(directory, args.raw)
     print(f"directory {directory.url}: {directory.count()} services ({added} added now)")
     return EXIT_OK

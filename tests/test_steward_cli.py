@@ -23,6 +23,16 @@ def cli_db(tmp_path, monkeypatch, areas):
     return url
 
 
+def test_seed_says_how_many_it_added_then_adds_none(cli_db, seeded, capsys):
+    # what scripts/setup.sh runs after the build, so that the app's first start finds the directory ready
+    assert main(["seed"]) == EXIT_OK
+    n = Directory(cli_db).count()
+    assert n == seeded.count() > 3000  # the same files as the session's directory: the same services
+    assert f": {n} services ({n} added now)" in capsys.readouterr().out
+    assert main(["seed"]) == EXIT_OK
+    assert f": {n} services (0 added now)" in capsys.readouterr().out
+
+
 def test_gias_children_centres_sync_review_commit_and_reimport(cli_db, tmp_path, capsys, raw):
     # the directory starts with the 21 Aug 2026 extract (seeded); a later version changes four centres
     data, changed = later_extract(raw)
