@@ -25,6 +25,7 @@ from pathlib import Path
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parent
+ENTRY = ROOT / "dashboard.py"
 HOME = ROOT / "views" / "find_support.py"
 
 log = logging.getLogger("fsm.serve")
@@ -61,9 +62,8 @@ def load_tables() -> None:
     network. Nothing when the derived data must be built first: the first visitor then sees the
     build's progress, as without this."""
     import ui
-    from directory.manifest import needs_build
 
-    if needs_build():
+    if not ui.data_current():
         return
     ui.service_index()
     ui.areas().places
@@ -83,9 +83,9 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").add
 
 
 def warm_up() -> None:
-    """The home page's imports, then its tables (run by the loader thread)."""
+    """The entry script's and the home page's imports, then the tables (run by the loader thread)."""
     try:
-        import_modules(["ui", *page_modules(HOME)])
+        import_modules([*page_modules(ENTRY), *page_modules(HOME)])
         load_tables()
     except Exception:  # the first page run meets the same problem and tells its visitor
         log.warning("warming up failed; the first page run will load what it needs", exc_info=True)
@@ -98,4 +98,4 @@ async def lifespan(_app):
     yield
 
 
-app = st.App("dashboard.py", lifespan=lifespan)
+app = st.App(ENTRY, lifespan=lifespan)

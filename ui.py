@@ -28,12 +28,22 @@ from directory.stewards import Account, Stewards, idle_expired
 _checked: set[tuple[str, str]] = set()
 
 
+def _folders() -> tuple[str, str]:
+    return str(config.raw_dir()), str(config.build_dir())
+
+
+def data_current() -> bool:
+    """True when the derived data is up to date (asked of the files once per process, while it is)."""
+    if _folders() in _checked:
+        return True
+    if needs_build():
+        return False
+    _checked.add(_folders())
+    return True
+
+
 def _ensure_built() -> None:
-    folders = (str(config.raw_dir()), str(config.build_dir()))
-    if folders in _checked:
-        return
-    if not needs_build():
-        _checked.add(folders)
+    if data_current():
         return
     from directory.build import build
 
@@ -49,7 +59,7 @@ def _ensure_built() -> None:
         )
         st.stop()
     bar.empty()
-    _checked.add(folders)
+    _checked.add(_folders())
 
 
 @st.cache_resource(show_spinner="Loading areas...")

@@ -97,13 +97,9 @@ def cmd_download(args, raw: Path) -> int:
 
 
 def cmd_seed(args) -> int:
-    from .bootstrap import seed
-    from .build import ensure_built
-    from .store import Directory
+    from .bootstrap import prepare
 
-    ensure_built(args.raw, progress=progress_line)
-    directory = Directory().create()
-    added = seed(directory, args.raw)
+    directory, added = prepare(args.raw, progress=progress_line)
     print(f"directory {directory.url}: {directory.count()} services ({added} added now)")
     return EXIT_OK
 

@@ -74,13 +74,18 @@ def seed(directory: Directory, raw: Path | None = None, postcodes=None) -> int:
     return added
 
 
-def ensure_ready(raw: Path | None = None, build: Path | None = None, db_url: str | None = None,
-                 progress: Progress | None = None) -> Directory:
+def prepare(raw: Path | None = None, build: Path | None = None, db_url: str | None = None,
+            progress: Progress | None = None) -> tuple[Directory, int]:
+    """Build the derived data if needed, create the directory and seed it: (directory, services added)."""
     from . import config
     from .build import ensure_built  # geopandas, shapely: only here, not for the app's seed()
     from .geocode import PostcodeIndex
 
     ensure_built(raw, build, progress)
     directory = Directory(db_url).create()
-    seed(directory, raw, PostcodeIndex(config.build_dir(build) / "postcodes.sqlite"))
-    return directory
+    return directory, seed(directory, raw, PostcodeIndex(config.build_dir(build) / "postcodes.sqlite"))
+
+
+def ensure_ready(raw: Path | None = None, build: Path | None = None, db_url: str | None = None,
+                 progress: Progress | None = None) -> Directory:
+    return prepare(raw, build, db_url, progress)[0]

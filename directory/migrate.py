@@ -87,5 +87,5 @@ def ensure_migrated(engine: Engine) -> None:
             stamped = set(c.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except exc.DBAPIError:  # no alembic_version table yet
         stamped = set()
-    if not stamped or stamped != script_heads():
+    if stamped != script_heads():
         migrate(engine)

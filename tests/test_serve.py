@@ -37,7 +37,8 @@ def test_tables_loaded_ahead_are_the_ones_the_first_search_uses(seeded, monkeypa
 def test_nothing_is_loaded_ahead_when_the_data_must_be_built_first(monkeypatch):
     # the first visitor then sees the build's progress bar, which a background thread cannot show
     st.cache_resource.clear()
-    monkeypatch.setattr("directory.manifest.needs_build", lambda *a, **k: True)
+    monkeypatch.setattr(ui, "_checked", set())  # not yet found current in this process
+    monkeypatch.setattr(ui, "needs_build", lambda *a, **k: True)
     calls = []
     monkeypatch.setattr(ui, "service_index", lambda: calls.append(1))
     serve.load_tables()
