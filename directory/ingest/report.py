@@ -174,8 +174,10 @@ def postcode_key(postcode: str | None) -> str:
     return re.sub(r"\s+", "", (postcode or "").upper())
 
 
-def check_duplicates_in_file(report: Report, what: str = "row") -> None:
-    """Reject a record whose source id, or name and postcode, repeat an earlier one in the same file."""
+def check_duplicates_in_file(report: Report, what: str = "row", same_place_warns: bool = False) -> None:
+    """Reject a record whose source id, or name and postcode, repeat an earlier one in the same file.
+    `same_place_warns`: records keyed by their ids (a feed) may share a name and postcode (two sessions
+    at one centre): a warning only."""
     seen: dict[tuple, int] = {}
     keep_records, keep_rows = [], []
     for rec, n in zip(report.records, report.record_rows):
@@ -186,6 +188,10 @@ def check_duplicates_in_file(report: Report, what: str = "row") -> None:
             if key in seen and seen[key] != n:
                 dup = (key[0], seen[key])
                 break
+        if dup and same_place_warns and dup[0] != "source id":
+            report.problems.append(Problem(n, "name", f"Same name and postcode as {what} {dup[1]}, under another "
+                                                      "id: check it is not listed twice.", WARNING))
+            dup = None
         if dup:
             report.problems.append(Problem(n, "source_id" if dup[0] == "source id" else "name",
                                            f"Duplicate of {what} {dup[1]} (same {dup[0]})."))
