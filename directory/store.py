@@ -352,15 +352,17 @@ class Directory:
             out[r.key] = "new" if old is None else ("unchanged" if old[1] == normalised(r) else "updated")
         return out
 
-    def find_duplicates(self, records: list[ServiceRecord],
-                        same_source_warns: bool = False) -> dict[int, list[tuple[str, str, str]]]:
+    def find_duplicates(self, records: list[ServiceRecord], same_source_warns: bool = False,
+                        other_sources_warn: bool = False) -> dict[int, list[tuple[str, str, str]]]:
         """Records that look like a service already stored under another key.
 
         Returns {index in records: [(field, message, severity)]}: same name and
         postcode as a stored service (an error), or the same source id under another
         source (an error for globally unique ids such as ORUK UUIDs, else a warning).
         `same_source_warns`: the same name and postcode within the record's own source is
-        only a warning (a register keyed by its own ids, such as GIAS URNs).
+        only a warning (a register keyed by its own ids, such as GIAS URNs); `other_sources_warn`: so is
+        the same name and postcode in another source (DfE's family hubs beside GIAS centres: offered to
+        stewards as a duplicate pair, `duplicates.py`).
         """
         out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
         if not records:
@@ -387,9 +389,11 @@ class Directory:
                 for src, sid, name, pc in by_np.get((_name_key(r.name), _postcode_key(p.postcode)), []):
                     if (src, sid) != r.key and (src, sid) not in seen:
                         seen.add((src, sid))
+                        warn = (same_source_warns and src == r.source) or (other_sources_warn and src != r.source)
                         out[i].append(("name", f"Duplicate of an existing service: “{name}” at {pc} "
-                                               f"(source {src}, id {sid}).",
-                                       "warning" if same_source_warns and src == r.source else "error"))
+                                               f"(source {src}, id {sid})."
+                                       + (" Offered as a pair under Duplicates." if warn and src != r.source
+                                          else ""), "warning" if warn else "error"))
             for src, sid, name in by_id.get(r.source_id, []):
                 if src != r.source and (src, sid) not in seen:
                     unique = bool(_UUID.match(sid))

@@ -53,6 +53,8 @@ class Report:
     # marks stored services of the source it no longer lists as closed
     version_date: date | None = None  # the register's date (from its file name)
     links_known: bool = True  # False: the file came without the links that say what each site is part of
+    pairs_offered: bool = False  # the same name and postcode in another source is a duplicate pair to offer
+    # stewards (DfE's family hubs beside GIAS centres), a warning, not a rejection
 
     def add(self, record: ServiceRecord, row: int) -> None:
         self.records.append(record)

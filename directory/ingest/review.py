@@ -126,7 +126,8 @@ def review(report: Report, directory: Directory, keyed: bool = False) -> Review:
     `keyed`: records keyed by their source's ids (a feed): the same name and postcode as another stored
     service of the source is a warning, as in a register."""
     register = report.listed is not None  # a full register (GIAS): a re-import is a sync
-    dups = directory.find_duplicates(report.records, same_source_warns=register or keyed)
+    dups = directory.find_duplicates(report.records, same_source_warns=register or keyed,
+                                     other_sources_warn=report.pairs_offered)
     for i, rec in enumerate(report.records):
         for fieldname, message in too_long(rec):
             dups.setdefault(i, []).append((fieldname, message, ERROR))
