@@ -46,6 +46,7 @@ class Feed:
     delay: float = 0.0  # seconds a failing request waits (timeout)
     flaky: int = 0  # flaky: the first N requests answer 500
     zero_based: bool = False  # v1: `number` counted from 0
+    latency: float = 0.0  # seconds every answer waits (a server across the internet, for the bench)
     requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -100,6 +101,8 @@ class Mimic:
         with feed.lock:
             feed.requests += 1
             n = feed.requests
+        if feed.latency:
+            time.sleep(feed.latency)
         if feed.fail == "flaky" and n <= feed.flaky:
             return self.send(h, 500, {"error": "try again"})
         q = {k: v[0] for k, v in parse_qs(parts.query).items()}
@@ -175,3 +178,16 @@ def _modified(doc: dict) -> datetime:
         return datetime(1970, 1, 1, tzinfo=timezone.utc)
     t = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+if __name__ == "__main__":  # python -m tests.oruk_mimic DOCS.json [LATENCY]: serve them as feed "bench" in its own process
+    import sys
+
+    m = Mimic()
+    url = m.add("bench", json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")),
+                latency=float(sys.argv[2]) if len(sys.argv) > 2 else 0.0)
+    print(url, flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        m.close()
