@@ -104,6 +104,8 @@ def show(account, directory, changed: Callable[[str], None]) -> None:
         except (ValueError, NotFound) as e:
             st.error(text.md(str(e)))
         else:
+            for key in ("mf_name", "mf_url", "mf_area", "mf_since"):  # an empty form for the next one
+                state.pop(key, None)
             changed(f"Registered {text.md(f.name)}: check it to see what it holds.")
 
 
