@@ -127,6 +127,26 @@ def service_index() -> ServiceIndex:
     return _service_index(config.database_url(), str(config.build_dir()), d.version())
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _area_services(url: str, version: int) -> pd.DataFrame:
+    from directory.service_areas import with_areas
+
+    return with_areas(_directory(url).area_service_frame())
+
+
+def area_services() -> pd.DataFrame:
+    """Every active service without a building (helplines, online groups, home visits), with its
+    service areas, cached per directory version like `services()` (read only: shared)."""
+    d = directory()
+    return _area_services(config.database_url(), d.version())
+
+
+def steward_services() -> pd.DataFrame:
+    """`all_services()` and the services without a building: what stewards check (record quality)."""
+    located, other = all_services(), area_services()
+    return pd.concat([located, other], ignore_index=True) if len(other) else located
+
+
 def services_changed() -> None:
     """Nothing to clear: the next `services()` sees the new directory version (kept for callers)."""
 

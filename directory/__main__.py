@@ -381,6 +381,8 @@ def cmd_quality(args) -> int:
     """Record quality per record (worst first), per source or per upper-tier authority, as CSV or Excel."""
     from datetime import date
 
+    import pandas as pd
+
     from . import quality
     from .areas import Areas, attach_areas
     from .bootstrap import ensure_ready
@@ -395,6 +397,11 @@ def cmd_quality(args) -> int:
         return EXIT_USAGE
     directory = ensure_ready(args.raw, progress=progress_line)
     services = attach_areas(directory.service_frame(), Areas.load())
+    no_building = directory.area_service_frame()  # phone, online, home visits: their service areas
+    if len(no_building):
+        from .service_areas import with_areas
+
+        services = pd.concat([services, with_areas(no_building)], ignore_index=True)
     if args.source:
         services = services[services.source.isin(args.source)]
     if args.utla:
@@ -485,12 +492,13 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_import_csv)
 
     i = sub.add_parser("import", parents=[common],
-                       help="validate (and with --commit, write) our CSV, an Open Referral UK JSON file or a DfE "
-                            "GIAS children's centres CSV")
-    i.add_argument("kind", choices=["csv", "oruk", "gias-cc"])
+                       help="validate (and with --commit, write) our CSV, an Open Referral UK JSON file, a DfE "
+                            "GIAS children's centres CSV or DfE's list of family hub sites")
+    i.add_argument("kind", choices=["csv", "oruk", "gias-cc", "family-hubs"])
     i.add_argument("file")
     i.add_argument("--source", help="who published the list (same name each time: re-imports update, not "
-                                    "duplicate); default for gias-cc: DfE GIAS children's centres")
+                                    "duplicate); default for gias-cc: DfE GIAS children's centres, for "
+                                    "family-hubs: DfE family hub sites")
     i.add_argument("--commit", action="store_true", help="write the records (one transaction)")
     i.add_argument("--skip-rejected", action="store_true", help="write the good records even if some are rejected")
     i.add_argument("--steward", default="command line", help="who is importing (recorded in the audit trail)")
@@ -540,6 +548,9 @@ def parser() -> argparse.ArgumentParser:
     from .stewards_cli import register as register_stewards
 
     register_stewards(sub)
+    from .feeds_cli import register as register_feeds
+
+    register_feeds(sub)
     from .taxonomy import TERMS
 
     cov = sub.add_parser(

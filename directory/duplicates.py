@@ -15,6 +15,9 @@ own directory feed. The rule for a candidate pair (two active services):
    Children's Centre" score 2x2/(2+5) = 0.57; a session held at a centre ("Cost of living
    service - Welcoming Space - Bishopsworth Children's Centre" beside "Bishopsworth
    Children's Centre") 2x1/(5+1) = 0.33, not a candidate.
+   A hub of DfE's list of family hub sites and a GIAS children's centre at the same postcode
+   are a candidate whatever their names (`SAME_PLACE_SOURCES`): many hubs are children's
+   centres renamed ("... Family Hub" in a building GIAS still lists as "... Children's Centre").
 
 A steward then links the pair ("same": one place) or keeps it apart ("different"); the
 decision is stored (`service_link`) and the pair is not asked again. Families see each
@@ -34,6 +37,8 @@ from scipy.spatial import cKDTree
 from sqlalchemy import select
 
 from . import quality, text
+from .ingest.family_hubs import SOURCE as FAMILY_HUBS_SOURCE
+from .ingest.gias_cc import CHILDRENS_CENTRES_SOURCE
 from .model import ServiceLink, utcnow
 from .store import Directory, bump_version
 
@@ -46,6 +51,8 @@ GENERIC = frozenset({
     "services", "service",
 })
 DECISIONS = ("same", "different")
+#: pairs of sources whose services at one postcode are offered whatever their names (rule 3)
+SAME_PLACE_SOURCES = frozenset({frozenset({FAMILY_HUBS_SOURCE, CHILDRENS_CENTRES_SOURCE})})
 #: service-level details a linked entry takes from its partner when its own are blank
 FILLED = ("phone", "email", "url", "schedule", "fees", "is_free", "referral", "referral_notes", "min_age_months",
           "max_age_months", "eligibility", "languages", "description")
@@ -93,7 +100,9 @@ def candidate_pairs(services: pd.DataFrame) -> pd.DataFrame:
         same_pc = bool(pcs[i]) and pcs[i] == pcs[j]
         dist = float(np.hypot(*(xy[i] - xy[j])))
         sim = name_similarity(df.at[i, "name"], df.at[j, "name"])
-        if not ((same_pc and sim >= SAME_POSTCODE_SIMILARITY) or (dist <= NEAR_M and sim >= NEAR_SIMILARITY)):
+        renamed = same_pc and frozenset((df.at[i, "source"], df.at[j, "source"])) in SAME_PLACE_SOURCES
+        if not ((same_pc and sim >= SAME_POSTCODE_SIMILARITY) or renamed
+                or (dist <= NEAR_M and sim >= NEAR_SIMILARITY)):
             return
         if a > b:
             i, j, a, b = j, i, b, a
@@ -101,7 +110,9 @@ def candidate_pairs(services: pd.DataFrame) -> pd.DataFrame:
         row = {"service_a": a, "service_b": b, "name_a": df.at[i, "name"], "name_b": df.at[j, "name"],
                "source_a": df.at[i, "source"], "source_b": df.at[j, "source"], "postcode_a": df.at[i, "postcode"],
                "postcode_b": df.at[j, "postcode"], "distance_m": round(dist, 1), "similarity": round(sim, 3),
-               "reason": "same postcode" if same_pc else f"within {NEAR_M:g} m"}
+               "reason": ("same postcode" if sim >= SAME_POSTCODE_SIMILARITY or not renamed
+                          else "same postcode (a family hub at a children's centre)") if same_pc
+               else f"within {NEAR_M:g} m"}
         old = found.get(key)
         if old is None or (row["similarity"], -row["distance_m"]) > (old["similarity"], -old["distance_m"]):
             found[key] = row

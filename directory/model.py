@@ -109,6 +109,8 @@ class Service(Base):
     schedules: Mapped[list["Schedule"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     languages: Mapped[list["Language"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     cost_options: Mapped[list["CostOption"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    # addition (0007): where a service without a building is available (see ServiceArea)
+    service_areas: Mapped[list["ServiceArea"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
 
 class Location(Base):
@@ -292,3 +294,43 @@ class ServiceReport(Base):
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, resolved
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# ---------------------------------------------------------------- 0007: services without a building, feeds
+
+
+class ServiceArea(Base):
+    """ORUK `service_area`: where a service is available. Ours is a GSS code: an upper-tier
+    authority (utla23) or England (E92000001); a service without a building (a helpline, an
+    online group, home visiting) has one or more instead of a location (directory/service_areas.py)."""
+
+    __tablename__ = "service_area"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(9))
+
+
+class Feed(Base):
+    """An Open Referral UK API a steward registered: pulled on demand or nightly (directory/feeds.py).
+    `name` is the source its services are stored under. The last pull's health is kept here:
+    when, what it found or why it failed; a failed pull writes nothing else."""
+
+    __tablename__ = "feed"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    area: Mapped[str | None] = mapped_column(String(9))  # service area of its services without a building
+    modified_after: Mapped[bool] = mapped_column(Boolean, default=False)  # it honours ?modified_after=
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_pull_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when the last pull began
+    last_status: Mapped[str | None] = mapped_column(String(20))  # committed, unchanged, reviewed, failed
+    last_message: Mapped[str | None] = mapped_column(Text)  # the health line
+    last_counts: Mapped[str | None] = mapped_column(Text)  # JSON: listed, new, changed, unchanged, gone...
+    shape: Mapped[str | None] = mapped_column(String(20))  # paging it answered with: list, oruk3, v1
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # failed pulls in a row
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last pull that worked
+    # the start of the last committed pull, full or incremental (the next modified_after), and of the last full one
+    committed_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    full_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,10 +8,13 @@ Each fact's exact rule (a service with several places has a fact when any of its
 places has it; `location_precision` is its best place's):
 
 location   placed at a building or a postcode centre (`precision` "building" or
-           "postcode"). A place known only to its postcode sector (about 1 km) does not
-           count; `location_precision` says which of "building", "postcode", "sector"
+           "postcode"), or, for a service without a building (phone, online, home visits:
+           `precision` "area", rows of `Directory.area_service_frame`), the area it serves.
+           A place known only to its postcode sector (about 1 km) does not count;
+           `location_precision` says which of "building", "postcode", "area", "sector"
            (or "unknown" when the table does not say).
-address    a street address line (not just a town) and a postcode.
+address    a street address line (not just a town) and a postcode; a service without a
+           building needs none (counted as met).
 phone      a UK telephone number: with spaces, hyphens, dots and brackets taken out, the
            text starts with 10 or 11 digits beginning with 0 (or +44 and 9 or 10 digits).
            An extension or a second number after it is fine ("01527-534113 (ext 2165)",
@@ -49,8 +52,9 @@ class Fact:
 
 
 FACTS: tuple[Fact, ...] = (
-    Fact("location", "Location", "placed at a building or a postcode centre (a postcode sector only does not count)"),
-    Fact("address", "Address", "a street address line and a postcode"),
+    Fact("location", "Location", "placed at a building or a postcode centre (a postcode sector only does not count); "
+                                 "a service without a building: the area it serves"),
+    Fact("address", "Address", "a street address line and a postcode (a service without a building needs none)"),
     Fact("phone", "Phone", "a UK telephone number (10 or 11 digits from 0, or +44); an extension may follow"),
     Fact("email", "Email", "an email address (name@domain.tld)"),
     Fact("website", "Website", "an http(s) web address"),
@@ -64,8 +68,8 @@ FACT_NAMES: tuple[str, ...] = tuple(f.name for f in FACTS)
 BY_NAME = {f.name: f for f in FACTS}
 VERIFIED_DAYS = 365
 #: precisions that count as a location a family can walk to, best first
-PRECISE = ("building", "postcode")
-PRECISIONS = ("building", "postcode", "sector", "unknown")
+PRECISE = ("building", "postcode", "area")
+PRECISIONS = ("building", "postcode", "area", "sector", "unknown")
 RECORD_COLUMNS = ["service_id", "name", "source", "utla_code", "utla_name", "score", "missing",
                   "location_precision", *FACT_NAMES]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -94,7 +98,8 @@ def location_facts(services: pd.DataFrame, today: date | None = None) -> pd.Data
     precision = _texts(_column(df, "precision")).replace("", "unknown")
     has_point = (pd.to_numeric(_column(df, "lat"), errors="coerce").notna()
                  & pd.to_numeric(_column(df, "lon"), errors="coerce").notna())
-    precision = precision.where(has_point, "none")
+    no_building = (precision == "area").to_numpy(bool)  # a service area instead of a place
+    precision = precision.where(has_point | no_building, "none")
     lo = pd.to_numeric(_column(df, "min_age_months"), errors="coerce")
     hi = pd.to_numeric(_column(df, "max_age_months"), errors="coerce")
     pregnancy = _column(df, "pregnancy", False).map(lambda v: False if text.is_blank(v) else bool(v))
@@ -106,7 +111,8 @@ def location_facts(services: pd.DataFrame, today: date | None = None) -> pd.Data
         "location_precision": precision.to_numpy(),
         # unknown precision: the table predates precisions; a point is all that can be said
         "location": (precision.isin(PRECISE) | (precision == "unknown")).to_numpy(bool),
-        "address": ((_texts(_column(df, "address")) != "") & (_texts(_column(df, "postcode")) != "")).to_numpy(bool),
+        "address": (((_texts(_column(df, "address")) != "") & (_texts(_column(df, "postcode")) != "")).to_numpy(bool)
+                    | no_building),
         "phone": _column(df, "phone").map(phone_ok).to_numpy(bool),
         "email": _texts(_column(df, "email")).map(lambda v: bool(EMAIL.match(v))).to_numpy(bool),
         "website": _column(df, "url").map(lambda v: text.safe_url(v) is not None).to_numpy(bool),

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 import folium
 
-from . import maps, taxonomy, text
+from . import maps, service_areas, taxonomy, text
 from .ingest.csv_import import TEMPLATE_COLUMNS, fields_of
 from .ingest.report import Report
 from .ingest.review import Review
@@ -54,7 +54,8 @@ def preview_rows(rv: Review) -> list[dict]:
     out = []
     for r, n in zip(rv.records, rv.report.record_rows):
         place = r.places[0] if r.places else None
-        where = (place.postcode or f"{place.latitude:.5f}, {place.longitude:.5f}") if place else ""
+        where = ((place.postcode or f"{place.latitude:.5f}, {place.longitude:.5f}") if place
+                 else service_areas.labels(r.service_areas))
         out.append({
             rv.report.unit: n, "change": rv.states.get(r.key, "new"), "name": r.name,
             "types": ", ".join(taxonomy.label(t) for t in r.types), "where": where,

@@ -95,7 +95,8 @@ def may_change(account: Account | None, source: str, authorities: Iterable[str |
 
 def authorities_of(records: list[ServiceRecord], areas) -> list[set[str | None]]:
     """The upper-tier authority (utla23 code) of every place of each record, by the place's
-    nearest LSOA (as families' services are placed: `areas.attach_areas`)."""
+    nearest LSOA (as families' services are placed: `areas.attach_areas`); a service without a
+    building: its service areas."""
     lats = [p.latitude for r in records for p in r.places]
     lons = [p.longitude for r in records for p in r.places]
     codes: list[str | None] = []
@@ -108,9 +109,16 @@ def authorities_of(records: list[ServiceRecord], areas) -> list[set[str | None]]
         codes = [None] * len(lats)
     out, i = [], 0
     for r in records:
-        out.append(set(codes[i:i + len(r.places)]) if r.places else {None})
+        out.append(set(codes[i:i + len(r.places)]) if r.places else _area_scope(r))
         i += len(r.places)
     return out
+
+
+def _area_scope(r: ServiceRecord) -> set[str | None]:
+    """A service without a building lies in its service areas (England-wide: in no one authority)."""
+    from .service_areas import ENGLAND
+
+    return set(r.service_areas) if r.service_areas and ENGLAND not in r.service_areas else {None}
 
 
 def authority_names(areas) -> dict[str, str]:

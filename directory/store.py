@@ -37,6 +37,7 @@ from .model import (
     Organization,
     Schedule,
     Service,
+    ServiceArea,
     ServiceAtLocation,
     TaxonomyMapping,
     TaxonomyTerm,
@@ -90,11 +91,15 @@ class ServiceRecord:
     part_of_id: str | None = None  # a linked site's main service: its source id (same source) ...
     part_of_name: str | None = None  # ... and its name
     closed_on: date | None = None  # when the source first listed it closed or no longer listed it
+    # where it is available (GSS codes: upper-tier authorities or England, service_areas.py): what a
+    # service without a building (helpline, online group, home visits) has instead of a place
+    service_areas: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in _RECORD_FIELDS}  # what dataclasses.asdict gives, without deep copies
         d["places"] = [{k: getattr(p, k) for k in _PLACE_FIELDS} for p in self.places]
         d["types"], d["languages"] = list(self.types), list(self.languages)
+        d["service_areas"] = list(self.service_areas)
         d["last_verified"] = self.last_verified.isoformat() if self.last_verified else None
         d["closed_on"] = self.closed_on.isoformat() if self.closed_on else None
         return d
@@ -181,6 +186,7 @@ def record_of(s: Service) -> ServiceRecord:
         part_of_id=s.part_of_id,
         part_of_name=s.part_of_name,
         closed_on=s.closed_on,
+        service_areas=sorted({a.code for a in s.service_areas}),
     )
 
 
@@ -202,6 +208,7 @@ def normalised(r: ServiceRecord) -> ServiceRecord:
     d["places"] = sorted((_normal_place({k: getattr(p, k) for k in _PLACE_FIELDS}) for p in r.places),
                          key=_place_key)
     d["languages"] = sorted({lang.strip() for lang in r.languages if lang and lang.strip()})
+    d["service_areas"] = sorted({c.strip().upper() for c in r.service_areas if c and c.strip()})
     d["pregnancy"] = bool(r.pregnancy)
     d["status"] = d["status"] or "active"
     return ServiceRecord(**d)
@@ -262,6 +269,7 @@ FIELD_LIMITS = {
     "part_of_id": _limit(Service.part_of_id), "part_of_name": _limit(Service.part_of_name),
 }
 LANGUAGE_LIMIT = _limit(Language.name)
+AREA_LIMIT = _limit(ServiceArea.code)
 PLACE_LIMITS = {"name": _limit(Location.name), "address": _limit(Location.address_1),
                 "town": _limit(Location.city), "postcode": _limit(Location.postal_code)}
 
@@ -276,6 +284,9 @@ def too_long(r: ServiceRecord) -> list[tuple[str, str]]:
     for lang in r.languages:
         if len(lang) > LANGUAGE_LIMIT:
             out.append(("languages", f"A language name is {len(lang)} characters long; the most is {LANGUAGE_LIMIT}."))
+    for code in r.service_areas:
+        if len(code) > AREA_LIMIT:
+            out.append(("service_area", f"A service area code is {len(code)} characters long; the most is {AREA_LIMIT}."))
     for p in r.places:
         for name, limit in PLACE_LIMITS.items():
             v = getattr(p, name)
@@ -341,15 +352,17 @@ class Directory:
             out[r.key] = "new" if old is None else ("unchanged" if old[1] == normalised(r) else "updated")
         return out
 
-    def find_duplicates(self, records: list[ServiceRecord],
-                        same_source_warns: bool = False) -> dict[int, list[tuple[str, str, str]]]:
+    def find_duplicates(self, records: list[ServiceRecord], same_source_warns: bool = False,
+                        other_sources_warn: bool = False) -> dict[int, list[tuple[str, str, str]]]:
         """Records that look like a service already stored under another key.
 
         Returns {index in records: [(field, message, severity)]}: same name and
         postcode as a stored service (an error), or the same source id under another
         source (an error for globally unique ids such as ORUK UUIDs, else a warning).
         `same_source_warns`: the same name and postcode within the record's own source is
-        only a warning (a register keyed by its own ids, such as GIAS URNs).
+        only a warning (a register keyed by its own ids, such as GIAS URNs); `other_sources_warn`: so is
+        the same name and postcode in another source (DfE's family hubs beside GIAS centres: offered to
+        stewards as a duplicate pair, `duplicates.py`).
         """
         out: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
         if not records:
@@ -376,9 +389,11 @@ class Directory:
                 for src, sid, name, pc in by_np.get((_name_key(r.name), _postcode_key(p.postcode)), []):
                     if (src, sid) != r.key and (src, sid) not in seen:
                         seen.add((src, sid))
+                        warn = (same_source_warns and src == r.source) or (other_sources_warn and src != r.source)
                         out[i].append(("name", f"Duplicate of an existing service: “{name}” at {pc} "
-                                               f"(source {src}, id {sid}).",
-                                       "warning" if same_source_warns and src == r.source else "error"))
+                                               f"(source {src}, id {sid})."
+                                       + (" Offered as a pair under Duplicates." if warn and src != r.source
+                                          else ""), "warning" if warn else "error"))
             for src, sid, name in by_id.get(r.source_id, []):
                 if src != r.source and (src, sid) not in seen:
                     unique = bool(_UUID.match(sid))
@@ -513,6 +528,7 @@ class Directory:
         sv.contacts = [Contact(phone=r.phone)] if r.phone else []
         sv.schedules = [Schedule(description=r.schedule)] if r.schedule else []
         sv.languages = [Language(name=n) for n in r.languages]
+        sv.service_areas = [ServiceArea(code=c) for c in r.service_areas]
         sv.cost_options = [CostOption(option="free" if r.is_free else None, amount_description=r.fees)] if (
             r.fees or r.is_free is not None) else []
         old_locations = [sal.location for sal in sv.locations]
@@ -782,8 +798,14 @@ class Directory:
         with self.Session() as s:
             return [record_of(sv) for sv in s.scalars(select(Service).order_by(Service.source, Service.source_id))]
 
-    def service_frame(self) -> pd.DataFrame:
-        """One row per service location, with WGS84 and British National Grid coordinates."""
+    def area_service_frame(self) -> pd.DataFrame:
+        """One row per active service without a building (no location): the columns of `service_frame`
+        (location ones blank, `precision` "area") and `service_areas`, its sorted area codes."""
+        return self.service_frame(located=False)
+
+    def service_frame(self, located: bool = True) -> pd.DataFrame:
+        """One row per service location, with WGS84 and British National Grid coordinates
+        (`located=False`: the services with no location instead, see `area_service_frame`)."""
         cols = [
             Service.id.label("service_id"), Service.name, Service.description, Service.url, Service.email,
             Service.fees, Service.is_free, Service.referral, Service.referral_notes,
@@ -796,13 +818,15 @@ class Directory:
             Location.postal_code.label("postcode"), Location.latitude.label("lat"), Location.longitude.label("lon"),
             Location.precision, Service.part_of_name.label("part_of"),
         ]
-        q = (
-            select(*cols)
-            .join(ServiceAtLocation, ServiceAtLocation.service_id == Service.id)
-            .join(Location, Location.id == ServiceAtLocation.location_id)
-            .outerjoin(Organization, Organization.id == Service.organization_id)
-            .where(Service.status == "active")
-        )
+        q = select(*cols)
+        if located:
+            q = (q.join(ServiceAtLocation, ServiceAtLocation.service_id == Service.id)
+                 .join(Location, Location.id == ServiceAtLocation.location_id))
+        else:
+            q = (q.outerjoin(ServiceAtLocation, ServiceAtLocation.service_id == Service.id)
+                 .outerjoin(Location, Location.id == ServiceAtLocation.location_id)
+                 .where(ServiceAtLocation.id.is_(None)))
+        q = q.outerjoin(Organization, Organization.id == Service.organization_id).where(Service.status == "active")
         with self.engine.connect() as c:
             df = pd.DataFrame(list(map(tuple, c.execute(q))), columns=[col.key for col in cols])
             types = defaultdict(list)
@@ -815,13 +839,22 @@ class Directory:
                                  columns=["service_id", "schedule"])
             langs = pd.DataFrame(list(map(tuple, c.execute(select(Language.service_id, Language.name)))),
                                  columns=["service_id", "language"])
+            areas = defaultdict(set)
+            if not located:
+                for sid, code in c.execute(select(ServiceArea.service_id, ServiceArea.code)):
+                    areas[sid].add(code)
         df["types"] = [sorted(types.get(sid, ())) for sid in df["service_id"]]
         df = df.merge(phones.drop_duplicates("service_id"), on="service_id", how="left")
         df = df.merge(sched.groupby("service_id").schedule.agg("; ".join), on="service_id", how="left")
         df = df.merge(langs.groupby("service_id").language.agg(", ".join).rename("languages"),
                       on="service_id", how="left")
-        x, y = TO_BNG.transform(df.lon.to_numpy(float), df.lat.to_numpy(float))
-        df["x"], df["y"] = np.asarray(x, float), np.asarray(y, float)
+        if located:
+            x, y = TO_BNG.transform(df.lon.to_numpy(float), df.lat.to_numpy(float))
+            df["x"], df["y"] = np.asarray(x, float), np.asarray(y, float)
+        else:
+            df["x"] = df["y"] = np.nan
+            df["precision"] = "area"
+            df["service_areas"] = [sorted(areas.get(sid, ())) for sid in df["service_id"]]
         for c in ("min_age_months", "max_age_months"):
             df[c] = df[c].astype("Int64")
         return df.sort_values(["name", "service_id"], ignore_index=True)
@@ -835,7 +868,7 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
     src = sorted(sources)
     of = Service.source.in_(src)
     places, phones, schedules = defaultdict(list), {}, {}
-    languages, types = defaultdict(set), defaultdict(list)
+    languages, types, service_areas = defaultdict(set), defaultdict(list), defaultdict(set)
     for row in conn.execute(select(ServiceAtLocation.service_id, Location.latitude, Location.longitude,
                                    Location.name, Location.address_1, Location.city, Location.postal_code,
                                    Location.precision)
@@ -856,6 +889,9 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
                                   .join(TaxonomyTerm, TaxonomyTerm.id == service_taxonomy.c.taxonomy_term_id)
                                   .join(Service, Service.id == service_taxonomy.c.service_id).where(of)):
         types[sid].append(code)
+    for sid, code in conn.execute(select(ServiceArea.service_id, ServiceArea.code)
+                                  .join(Service, Service.id == ServiceArea.service_id).where(of)):
+        service_areas[sid].add(code)
     out = {}
     t = Service.__table__
     q = (select(t, Organization.name.label("org_name"))
@@ -871,7 +907,8 @@ def _stored_records(conn, sources: set[str]) -> dict[tuple[str, str], tuple[str,
             max_age_months=m["maximum_age_months"], pregnancy=bool(m["pregnancy"]),
             eligibility=m["eligibility_description"], schedule=schedules.get(sid), languages=sorted(languages[sid]),
             last_verified=m["assured_date"], capacity=m["capacity"], status=m["status"],
-            part_of_id=m["part_of_id"], part_of_name=m["part_of_name"], closed_on=m["closed_on"]))
+            part_of_id=m["part_of_id"], part_of_name=m["part_of_name"], closed_on=m["closed_on"],
+            service_areas=sorted(service_areas[sid])))
     return out
 
 
@@ -964,6 +1001,8 @@ class _NewRows:
                                         "amount": None, "amount_description": r.fees})
         for code in r.types:
             rows["service_taxonomy"].append({"service_id": sid, "taxonomy_term_id": self.terms[code].id})
+        for code in r.service_areas:
+            rows["service_area"].append({"id": new_id(), "service_id": sid, "code": code})
 
     def replace(self, records: dict[str, ServiceRecord]) -> None:
         """Give stored services (id -> record) the records' details, in bulk: the rows `_apply` would leave
@@ -979,7 +1018,7 @@ class _NewRows:
             versions.update(self.s.execute(select(Service.id, Service.version).where(Service.id.in_(part))).all())
             old_places += self.s.scalars(select(sat.c.location_id).where(sat.c.service_id.in_(part))).all()
             for table in ("service_at_location", "contact", "schedule", "language", "cost_option",
-                          "service_taxonomy"):
+                          "service_taxonomy", "service_area"):
                 t = Base.metadata.tables[table]
                 self.s.execute(t.delete().where(t.c.service_id.in_(part)))
         loc = Base.metadata.tables["location"]
@@ -1010,7 +1049,7 @@ class _NewRows:
     def write(self) -> None:
         """Send the rows so far to the database (in the caller's transaction), parents first."""
         for table in ("organization", "service", "location", "service_at_location", "contact", "schedule",
-                      "language", "cost_option", "service_taxonomy", "audit"):
+                      "language", "cost_option", "service_taxonomy", "service_area", "audit"):
             if self.rows.get(table):
                 self.s.execute(Base.metadata.tables[table].insert(), self.rows[table])
         self.rows.clear()

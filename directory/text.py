@@ -125,12 +125,15 @@ def precision_text(precision) -> str | None:
 
 
 def details(row) -> list[tuple[str, str, str | None]]:
-    """(label, plain text, link) for one service row: what families need to decide and go."""
-    lat, lon = float(row["lat"]), float(row["lon"])
+    """(label, plain text, link) for one service row: what families need to decide and go. A service
+    without a building (no point; `service_areas` instead) says where it is available, and has no
+    directions."""
+    located = not is_blank(row.get("lat")) and not is_blank(row.get("lon"))
     verified = row.get("last_verified")
     out = [
         ("Type", ", ".join(taxonomy.label(t) for t in row.get("types") or []) or "Not stated", None),
-        ("Address", address_text(row), None),
+        ("Address", address_text(row), None) if located else ("Where", NO_BUILDING_TEXT, None),
+        *([] if located else [("Available to", available_text(row.get("service_areas")), None)]),
         *([("Location", precision_text(row.get("precision")), None)] if precision_text(row.get("precision")) else []),
         *([("Linked site of", str(row["part_of"]), None)] if not is_blank(row.get("part_of")) else []),
         ("Who it is for", taxonomy.who_for(row.get("min_age_months"), row.get("max_age_months"),
@@ -154,9 +157,25 @@ def details(row) -> list[tuple[str, str, str | None]]:
         out.append(("Run by", str(row["organization"]), None))
     out.append(("Last verified", f"{verified:%d %B %Y}" if isinstance(verified, date) else "Not recorded", None))
     out.append(("Source", str(row.get("source") or ""), None))
-    out.append(("Directions", "Directions (opens Google Maps)", directions_url(lat, lon)))
-    out.append(("Map", "View on OpenStreetMap", osm_url(lat, lon)))
+    if located:
+        lat, lon = float(row["lat"]), float(row["lon"])
+        out.append(("Directions", "Directions (opens Google Maps)", directions_url(lat, lon)))
+        out.append(("Map", "View on OpenStreetMap", osm_url(lat, lon)))
     return out
+
+
+NO_BUILDING_TEXT = "No building to visit: by phone, online or at home"
+
+
+def available_text(codes) -> str:
+    """'Families in Telford and Wrekin', 'Families anywhere in England' (a service without a building)."""
+    from . import service_areas
+
+    codes = [] if is_blank(codes) else list(codes)
+    local = [service_areas.label(c) for c in codes if c != service_areas.ENGLAND]
+    if service_areas.ENGLAND in codes:
+        return "Families anywhere in England"
+    return f"Families in {', '.join(local)}" if local else "Not stated: ask the service"
 
 
 def details_html(row) -> str:

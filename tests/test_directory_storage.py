@@ -47,7 +47,7 @@ def test_migrations_give_the_model_schema(store):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    assert current(store.engine) == head() == "0005"
+    assert current(store.engine) == head() == "0007_feeds_service_areas"
     with store.engine.connect() as c:
         diff = compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
     assert diff == []

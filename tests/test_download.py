@@ -219,6 +219,10 @@ def serve_everything(site: Site, gias_day: date) -> None:
                       ("icb_boundaries", "icb23_boundaries_en_bsc.geojson"),
                       ("sicbl_boundaries", "sicbl23_boundaries_en_bsc.geojson")):
         site.featureserver(path_of(specs[key].url), boundary_layer(f"boundaries_2023/{name}", 100))
+    # DfE's list of family hub sites (optional, not in ../shared/data): its published layout, real GIAS hubs
+    from tests.family_hub_rows import published_csv
+
+    site.file(path_of(specs["family_hubs"].url), published_csv(), "text/csv")
     # census_under5 (Nomis TS007A) is not served: 404, as for a file we do not have
 
 

@@ -129,4 +129,4 @@ def test_alembic_command_line_uses_the_same_url(tmp_path):
 
     from directory.migrate import head
 
-    assert current(Directory(url).engine) == head() == "0005"  # 0005 (reports) follows 0006 (import batches)
+    assert current(Directory(url).engine) == head() == "0007_feeds_service_areas"  # after 0005 (reports), which follows 0006

@@ -6,6 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
+from views import area_support
 from directory import maps, shortlist, taxonomy, text, urlstate, walking
 from directory.config import WALKING_KMH
 from directory.geocode import LocateError, locate
@@ -175,6 +176,8 @@ with list_col:
         key = f"sl_{sid}_{row['location_id']}"  # a service at two places nearby is listed twice
         st.session_state[key] = sid in shortlist_ids
         st.checkbox(f"Shortlist {text.md(row['name'])}", key=key, on_change=ui.toggle_shortlist, args=(sid, key))
+
+area_support.section(origin, filters, areas)  # services without a building, for the family's authority
 
 share = ui.absolute_url(f"?{urlencode(urlstate.encode(state))}")  # this page is the app's home: "/?q=..."
 with st.expander("Share this search"):

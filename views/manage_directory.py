@@ -6,7 +6,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 import ui
-from directory import config, reports, steward, stewards, taxonomy, text
+from directory import config, reports, service_areas, steward, stewards, taxonomy, text
 from directory.geocode import LocateError, parse_postcode
 from directory.ingest.csv_import import STATUSES, TEMPLATE_COLUMNS, export_csv, record_from_fields, template_csv
 from directory.ingest.oruk import export_json
@@ -51,7 +51,7 @@ def changed(message: str) -> None:
 tab_names = ["Import a list", "Add or edit a service", "Check and undo", "Export", "Taxonomy mapping",
              "Record quality", "Imports", "Duplicates"]
 manage_quality.before_tabs(state)
-tabs = st.tabs(tab_names + (["Stewards"] if account.is_admin else []), key="md_tab", on_change="rerun")
+tabs = st.tabs(tab_names + (["Feeds", "Stewards"] if account.is_admin else []), key="md_tab", on_change="rerun")
 tab_import, tab_edit, tab_check, tab_export, tab_terms, tab_quality, tab_imports, tab_dups = tabs[:8]
 
 # ---------------------------------------------------------------- import
@@ -162,6 +162,7 @@ def load_form(stored) -> None:
     for c in FORM_KEYS:
         state[f"md_f_{c}"] = fields.get(c, "")
     state.md_f_types = [t for t in fields["types"].split("; ") if t]
+    state.md_f_service_areas = [c for c in fields.get("service_area", "").split("; ") if c]
     state.md_f_pregnancy = fields["pregnancy"] == "yes"
     state.md_f_status = fields["status"] or "active"
     state.md_loaded = stored.id if stored else "__new__"
@@ -171,6 +172,7 @@ def load_form(stored) -> None:
 def form_values() -> dict[str, str]:
     fields = {c: state.get(f"md_f_{c}", "") for c in FORM_KEYS}
     fields["types"] = "; ".join(state.get("md_f_types") or [])
+    fields["service_area"] = "; ".join(state.get("md_f_service_areas") or [])
     fields["pregnancy"] = "yes" if state.get("md_f_pregnancy") else "no"
     return fields
 
@@ -221,6 +223,13 @@ with tab_edit:
             format_func=lambda v: PRECISION_LABELS.get(v, "worked out (the building if you type it)"),
             help="What families are told about the location: the building itself, the postcode's centre, or only "
                  "the postcode sector.")
+        area_codes = [service_areas.ENGLAND] + sorted(guard.names, key=lambda c: guard.names[c])
+        st.multiselect(
+            "Service area (for a service without a building: phone, online, home visits)", area_codes,
+            key="md_f_service_areas", format_func=service_areas.label, placeholder="None",
+            help="Where families can use it: upper-tier authorities, or England. A service with a service area and "
+                 "no postcode or point is listed under “Phone and online support” for these areas, never put on "
+                 "the map.")
         c1, c2, c3 = st.columns(3)
         c1.text_input("Youngest age (months)", key="md_f_min_age_months")
         c2.text_input("Oldest age (months)", key="md_f_max_age_months")
@@ -281,6 +290,9 @@ with tab_edit:
                 state.md_loaded = None
                 changed(f"Saved {text.md(saved.record.name)} (version {saved.version}).")
     where = steward.coordinates(fields)
+    if not where and fields["service_area"] and not fields.get("postcode"):
+        st.caption("No building: families in " + text.md(service_areas.labels(fields["service_area"].split("; ")))
+                   + " see it under “Phone and online support for your area”, not on the map.")
     if where:
         st.caption(f"Where families will see it: {where[0]:.5f}, {where[1]:.5f}")
         st_folium(steward.preview_map(where[0], where[1], fields["name"]), key="md_preview", height=320,
@@ -422,6 +434,10 @@ with tab_dups:
 
 if account.is_admin:
     with tabs[8]:
+        from views import manage_feeds
+
+        manage_feeds.show(account, directory, changed)
+    with tabs[9]:
         from views import manage_stewards
 
         manage_stewards.show(account, directory, areas, guard.names)

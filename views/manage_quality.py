@@ -45,7 +45,7 @@ def _fixed(state, records: pd.DataFrame) -> pd.Series:
 
 def record_badge(state, service_id: str) -> None:
     """Under the edit form: the record's quality now, and what was fixed since it was opened."""
-    rows = ui.all_services()
+    rows = ui.steward_services()  # services without a building too
     rec = quality.record_quality(rows[rows.service_id == service_id])
     if rec.empty:
         return
@@ -62,7 +62,7 @@ def record_badge(state, service_id: str) -> None:
 def quality_tab(state, scope: Callable[[pd.DataFrame], list[bool]] | None = None) -> None:
     """`scope(records)`: which records the signed-in steward may change (a boolean mask); others are
     not listed. None: every record."""
-    services = ui.all_services()
+    services = ui.steward_services()  # services without a building too
     records = quality.record_quality(services)
     if scope is not None and not records.empty:
         records = records[np.asarray(scope(records), bool)].reset_index(drop=True)

@@ -12,6 +12,9 @@ from directory.store import NotFound
 services = ui.services()
 service_id = (st.query_params.get("id") or "").strip()[:64]
 rows = services[services.service_id == service_id] if service_id else services.iloc[0:0]
+if rows.empty and service_id:  # a service without a building (phone, online, home visits): no map
+    no_building = ui.area_services()
+    rows = no_building[no_building.service_id == service_id]
 
 if rows.empty:
     st.title("Service not found")
@@ -29,6 +32,7 @@ st.title(text.md(first["name"]), anchor=False)
 if not text.is_blank(first.get("description")):
     st.write(text.md(first["description"]))
 
+located = not text.is_blank(first.get("lat"))
 details_col, map_col = st.columns([3, 2], gap="medium")
 with details_col:
     for n, row in enumerate(rows.to_dict("records"), start=1):
@@ -36,17 +40,20 @@ with details_col:
             st.subheader(f"Place {n} of {len(rows)}", anchor=False)
         st.markdown(text.details_markdown(row))
 with map_col:
-    m = maps.base_map(first["lat"], first["lon"], zoom=15)
-    for row in rows.to_dict("records"):
-        folium.CircleMarker(
-            [row["lat"], row["lon"]], radius=9, color="#fff", weight=2, fill=True,
-            fill_color=maps.TYPE_COLOURS.get((row.get("types") or ["?"])[0], "#555"), fill_opacity=0.95,
-            tooltip=text.esc(row["name"]),
-        ).add_to(m)
-    if len(rows) > 1:
-        m.fit_bounds([[rows.lat.min(), rows.lon.min()], [rows.lat.max(), rows.lon.max()]])
-    st_folium(maps.finish(m), key="sv_map", height=320, use_container_width=True, returned_objects=[])
-    st.caption("Map © OpenStreetMap contributors. The details on the left say the same as the map.")
+    if not located:
+        st.info(text.md(f"{text.NO_BUILDING_TEXT}: {text.available_text(first.get('service_areas'))}."))
+    else:
+        m = maps.base_map(first["lat"], first["lon"], zoom=15)
+        for row in rows.to_dict("records"):
+            folium.CircleMarker(
+                [row["lat"], row["lon"]], radius=9, color="#fff", weight=2, fill=True,
+                fill_color=maps.TYPE_COLOURS.get((row.get("types") or ["?"])[0], "#555"), fill_opacity=0.95,
+                tooltip=text.esc(row["name"]),
+            ).add_to(m)
+        if len(rows) > 1:
+            m.fit_bounds([[rows.lat.min(), rows.lon.min()], [rows.lat.max(), rows.lon.max()]])
+        st_folium(maps.finish(m), key="sv_map", height=320, use_container_width=True, returned_objects=[])
+        st.caption("Map © OpenStreetMap contributors. The details on the left say the same as the map.")
 
 with st.container(key="no_print"):
     key = "sl_service_page"

@@ -5,6 +5,7 @@ person kept it in (then each entry shows its distance from there)."""
 from datetime import date
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 import ui
@@ -19,6 +20,9 @@ if not ids and ui.shortlist():  # opened from the menu or a bookmark: this sessi
     st.query_params.from_dict(shortlist.encode(ids, q))
 
 chosen = services[services.service_id.isin(ids)]
+no_building = ui.area_services()  # phone, online, home visits: no distance
+if no_building.service_id.isin(ids).any():
+    chosen = pd.concat([chosen, no_building[no_building.service_id.isin(ids)]], ignore_index=True)
 chosen = chosen.assign(_order=chosen.service_id.map({s: i for i, s in enumerate(ids)})).sort_values(
     ["_order", "name"], kind="stable")
 
@@ -71,7 +75,7 @@ with st.container(key="shortlist_entries"):
     for n, row in enumerate(chosen.to_dict("records"), start=1):
         with st.container(key=f"shortlist_entry_{n}"):
             where = ""
-            if origin is not None:
+            if origin is not None and not text.is_blank(row.get("lat")):
                 where = f" · {row['distance_km']:.1f} km · {text.walk_text(row['walk_min'])}"
             st.subheader(f"{n}. {text.md(row['name'])}{where}", anchor=False)
             st.markdown(text.details_markdown(row))

@@ -10,7 +10,12 @@ location are required):
     source_id, name, organization, types, description, address, town, postcode,
     latitude, longitude, min_age_months, max_age_months, pregnancy, free, cost,
     referral, phone, email, website, schedule, languages, last_verified, capacity,
-    referral_notes, eligibility, location_name, status, source
+    referral_notes, eligibility, location_name, service_area, status, source
+
+`service_area` says where a service without a building (a helpline, an online group,
+home visits) is available: upper-tier authorities (codes like E06000020 or their names)
+or England, separated by ";". A row with a service area needs no location; such a
+service is listed for its area, never put on the map.
 
 `source` is normally left out or blank (the import's source name is used); the
 directory's own CSV export fills it in so that exporting and re-importing
@@ -27,6 +32,7 @@ import io
 import re
 from datetime import date, timedelta
 
+from .. import service_areas as areas_of
 from .. import taxonomy, text
 from ..geocode import LocateError, PostcodeIndex, parse_full_postcode, postcode_latlon
 from ..store import PRECISIONS, Place, ServiceRecord
@@ -37,7 +43,7 @@ TEMPLATE_COLUMNS = [
     "source_id", "name", "organization", "types", "description", "address", "town", "postcode",
     "latitude", "longitude", "location_precision", "min_age_months", "max_age_months", "pregnancy", "free", "cost",
     "referral", "phone", "email", "website", "schedule", "languages", "last_verified", "capacity",
-    "referral_notes", "eligibility", "location_name", "status", "source",
+    "referral_notes", "eligibility", "location_name", "service_area", "status", "source",
 ]
 LOCATION_COLUMNS = ("location_name", "address", "town", "postcode", "latitude", "longitude", "location_precision")
 # location_precision: what a location's point is (store.PRECISIONS); blank: "building" for coordinates given,
@@ -98,8 +104,9 @@ def read_services_csv(
         report.problems.append(Problem(1, "header", f"Missing column(s): {', '.join(missing)}. "
                                                     f"Expected columns: {', '.join(TEMPLATE_COLUMNS)}."))
         return report
-    if not ({"postcode"} <= set(header) or {"latitude", "longitude"} <= set(header)):
-        report.problems.append(Problem(1, "header", "Need a postcode column or latitude and longitude columns."))
+    if not ({"postcode"} <= set(header) or {"latitude", "longitude"} <= set(header) or "service_area" in header):
+        report.problems.append(Problem(1, "header", "Need a postcode column, latitude and longitude columns, or "
+                                                    "(for services without a building) a service_area column."))
         return report
     by_key: dict[tuple[str, str], int] = {}  # (source, source_id) -> index in report.records
     by_name_pc: dict[tuple[str, str], int] = {}  # (name, postcode) -> row
@@ -116,8 +123,8 @@ def read_services_csv(
                        + [""] * (len(header) - len(values))))
         rec, problems = _record(row, n, source, postcodes)
         if rec is not None:
-            place = rec.places[0]
-            np_key = (rec.name.casefold(), (place.postcode or "").upper())
+            place = rec.places[0] if rec.places else None
+            np_key = (rec.name.casefold(), ((place.postcode if place else None) or "").upper())
             i = by_key.get(rec.key)
             if i is not None:
                 first = report.records[i]
@@ -125,19 +132,19 @@ def read_services_csv(
                     problems.append(Problem(n, "source_id", f"Duplicate of row {report.record_rows[i]} (same "
                                                             "source_id, different details): give each service its "
                                                             "own source_id."))
-                elif place in first.places:
+                elif place is None or place in first.places:
                     problems.append(Problem(n, "source_id", f"Duplicate of row {report.record_rows[i]} (same "
                                                             "service at the same place)."))
                 else:  # the same service at another place
                     first.places.append(place)
                     continue
-            elif place.postcode and np_key in by_name_pc:
+            elif place is not None and place.postcode and np_key in by_name_pc:
                 problems.append(Problem(n, "name", f"Duplicate of row {by_name_pc[np_key]} (same name and "
                                                    "postcode)."))
         report.problems.extend(problems)
         if rec is not None and not problems:
             by_key[rec.key] = len(report.records)
-            if place.postcode:
+            if place is not None and place.postcode:
                 by_name_pc.setdefault(np_key, n)
             report.add(rec, n)
     return report
@@ -211,8 +218,14 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
                     precision = "postcode"  # the postcode's centre, not the building
         except LocateError as e:
             bad("postcode", str(e))
-    elif lat is None and not any(p.field == "latitude" for p in problems):
-        bad("postcode", "Missing location: give a postcode or latitude and longitude.")
+    served, unknown = areas_of.parse_list(row.get("service_area", ""))
+    for part in unknown:
+        bad("service_area", f"“{part}” is not an upper-tier authority (a code like E06000020, or its name) or "
+                            "England.")
+    if not postcode and lat is None and not served and not any(p.field in ("latitude", "service_area")
+                                                                 for p in problems):
+        bad("postcode", "Missing location: give a postcode or latitude and longitude, or, for a service without "
+                        "a building (phone, online, home visits), its service_area.")
 
     def months(col):
         v = row.get(col, "")
@@ -263,7 +276,8 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
             bad("capacity", f"“{row['capacity']}” should be a positive number.")
     if problems:
         return None, problems
-    source_id = row.get("source_id") or _auto_id(name, pc_display or f"{lat:.5f},{lon:.5f}")
+    where = pc_display or (f"{lat:.5f},{lon:.5f}" if lat is not None else "area " + ";".join(served))
+    source_id = row.get("source_id") or _auto_id(name, where)
     rec = ServiceRecord(
         source=row.get("source") or source,
         source_id=source_id,
@@ -271,7 +285,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
         types=types,
         places=[Place(latitude=round(lat, 6), longitude=round(lon, 6), name=row.get("location_name") or None,
                       address=row.get("address") or None, town=row.get("town") or None, postcode=pc_display,
-                      precision=stated if stated in PRECISIONS else precision)],
+                      precision=stated if stated in PRECISIONS else precision)] if lat is not None else [],
         organization=row.get("organization") or None,
         description=row.get("description") or None,
         url=row.get("website") or None,
@@ -290,6 +304,7 @@ def _record(row: dict, n: int, source: str, postcodes: PostcodeIndex | None):
         last_verified=verified,
         capacity=capacity,
         status=status,
+        service_areas=served,
     )
     return rec, problems
 
@@ -321,7 +336,8 @@ def fields_of(r: ServiceRecord, place: Place | None = None) -> dict[str, str]:
         "schedule": r.schedule or "", "languages": "; ".join(r.languages),
         "last_verified": r.last_verified.isoformat() if r.last_verified else "", "capacity": _num(r.capacity),
         "referral_notes": r.referral_notes or "", "eligibility": r.eligibility or "",
-        "location_name": (place.name if place else None) or "", "status": r.status or "active",
+        "location_name": (place.name if place else None) or "", "service_area": "; ".join(r.service_areas),
+        "status": r.status or "active",
         "source": r.source,
     }
 

@@ -16,6 +16,10 @@ fees, phones (service or contacts), schedules (ORUK 3 `schedules`, v1
 List summaries (what a council API returns for `/services` without details)
 have no locations or taxonomy: each is reported as not mappable, never guessed.
 
+A service without a building (a helpline, an online group, home visits) has no
+location but `service_areas` (read by `service_areas_of`: an upper-tier authority or
+England): it is kept with them, never given a made-up point; one with neither is refused.
+
 Writing: `export_oruk` gives a `/services` page of every service, valid against
 the ORUK 3.0 `service.json` schema. Fields ORUK has no place for go in
 `fsm_*` extension fields (as councils add `pc_*` ones), including the record's
@@ -30,9 +34,10 @@ import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+from .. import service_areas as areas_of
 from .. import taxonomy
 from ..geocode import LocateError, PostcodeIndex, parse_full_postcode, postcode_latlon
-from ..store import Place, ServiceRecord, StoredService
+from ..store import PRECISIONS, Place, ServiceRecord, StoredService
 from ..text import html_to_text
 from .csv_import import EMAIL, STATUSES
 from .report import ERROR, WARNING, Problem, Report, check_duplicates_in_file, clean_json, in_uk, upload_text
@@ -117,8 +122,11 @@ def _services_of(doc, report: Report) -> list | None:
 
 
 def read_oruk(data: bytes, source: str, postcodes: PostcodeIndex | None,
-              terms: taxonomy.TaxonomyMap | None = None, limit_bytes: int | None = None) -> Report:
-    """Records and a report from an Open Referral UK JSON file. Never raises on bad input."""
+              terms: taxonomy.TaxonomyMap | None = None, limit_bytes: int | None = None,
+              keyed: bool = False) -> Report:
+    """Records and a report from an Open Referral UK JSON file. Never raises on bad input.
+    `keyed`: the services are keyed by their ids (a feed's pull): two with the same name and postcode
+    are a warning, not a rejection."""
     report = Report(unit="service")
     content = upload_text(data, report, limit_bytes)
     if content is None:
@@ -154,7 +162,7 @@ def read_oruk(data: bytes, source: str, postcodes: PostcodeIndex | None,
         report.notes.append("No service in this file has a location: it looks like a list summary (what "
                             "/services returns without details). Fetch each service's full record "
                             "(/services/{id}) to place them on the map.")
-    check_duplicates_in_file(report, "service")
+    check_duplicates_in_file(report, "service", same_place_warns=keyed)
     return report
 
 
@@ -242,6 +250,8 @@ def _place(loc: dict, j: int, postcodes: PostcodeIndex | None, bad) -> Place | N
     pc_text = _s(addr.get("postal_code")) or _s(loc.get("postal_code"))
     postcode = pc_text
     precision = "building"  # latitude and longitude as given
+    if _s(loc.get("fsm_precision")) in PRECISIONS:  # our own export says what its point is
+        precision = _s(loc.get("fsm_precision"))
     if pc_text:
         try:
             pc = parse_full_postcode(pc_text)
@@ -322,7 +332,7 @@ def service_record(item, i: int, source: str, postcodes: PostcodeIndex | None, t
     places: list[Place] = []
     locations = [_dict(s).get("location") if isinstance(_dict(s).get("location"), dict) else None
                  for s in _list(item.get("service_at_locations"))] + _list(item.get("locations"))
-    virtual = 0
+    virtual = int((_s(item.get("attending_type")) or "").lower() in NO_BUILDING)  # HSDS-UK 1.0's hint
     for j, loc in enumerate(locations, start=1):
         if not isinstance(loc, dict):
             continue
@@ -332,11 +342,17 @@ def service_record(item, i: int, source: str, postcodes: PostcodeIndex | None, t
         place = _place(loc, j, postcodes, bad)
         if place is not None and place not in places:
             places.append(place)
-    if not places and not any(p.field in ("location", "postcode") for p in problems):
+    served, unknown_areas = service_areas_of(item)
+    for text in unknown_areas:
+        bad("service_areas", f"Service area “{text[:80]}” is not an upper-tier authority or England: left out.",
+            WARNING)
+    if not places and not served and not any(p.field in ("location", "postcode") for p in problems):
         if virtual:
-            bad("location", "Online or phone only: no physical location to show on the map.")
+            bad("location", "Online, phone or home visits only, with no service area: say where it is available "
+                            "(ORUK `service_areas`: an upper-tier authority, or England).")
         else:
-            bad("location", "No location (latitude/longitude or postcode): the service can't be placed on the map.")
+            bad("location", "No location (latitude/longitude or postcode) and no service area: the service can't "
+                            "be placed on the map or listed for an area.")
 
     lo, hi, eligibility_texts = _ages(item, bad)
     eligibility = _s(item.get("eligibility_description")) or eligibility_texts
@@ -422,7 +438,31 @@ def service_record(item, i: int, source: str, postcodes: PostcodeIndex | None, t
         last_verified=verified,
         capacity=capacity,
         status=status,
+        service_areas=served,
+        part_of_id=_s(item.get("fsm_part_of_id")) if own else None,
+        part_of_name=_s(item.get("fsm_part_of_name")) if own else None,
+        closed_on=_date(item.get("fsm_closed_on")) if own else None,
     ), problems
+
+
+#: HSDS-UK 1.0 `attending_type`s of a service without a building
+NO_BUILDING = frozenset({"phone", "online", "home visit", "telephone"})
+
+
+def service_areas_of(item: dict) -> tuple[list[str], list[str]]:
+    """(our codes, texts not understood) of a service's ORUK `service_areas`: each read from its
+    `uri` (an ONS statistical-geography URI), else its `name` or (HSDS-UK 1.0) `service_area`."""
+    codes, unknown = [], []
+    for a in _list(item.get("service_areas")):
+        a = _dict(a)
+        texts = [t for t in (_s(a.get("uri")), _s(a.get("name")), _s(a.get("service_area"))) if t]
+        code = next((c for c in map(areas_of.resolve, texts) if c), None)
+        if code is None:
+            if texts:
+                unknown.append(texts[0] if not texts[0].startswith("http") or len(texts) == 1 else texts[1])
+        elif code not in codes:
+            codes.append(code)
+    return codes, unknown
 
 
 # ---------------------------------------------------------------- writing
@@ -478,6 +518,7 @@ def service_document(s: StoredService) -> dict:
                     "name": p.name,
                     "latitude": p.latitude,
                     "longitude": p.longitude,
+                    "fsm_precision": p.precision if p.precision and p.precision != "building" else None,
                     "addresses": [{
                         "id": _sub_id(s.id, "address", loc_id), "location_id": loc_id,
                         "address_1": p.address or "", "city": p.town or "", "state_province": "",
@@ -496,6 +537,8 @@ def service_document(s: StoredService) -> dict:
                                  "amount_description": r.fees})]
         if r.is_free is not None else [],
         "phones": [{"id": _sub_id(s.id, "phone"), "service_id": s.id, "number": r.phone}] if r.phone else [],
+        "service_areas": [{"id": _sub_id(s.id, "service_area", code), "service_id": s.id,
+                           "name": areas_of.label(code), "uri": areas_of.uri(code)} for code in r.service_areas],
         "attributes": [
             {
                 "id": _sub_id(s.id, "attribute", code),
@@ -519,6 +562,9 @@ def service_document(s: StoredService) -> dict:
         "fsm_referral_notes": r.referral_notes,
         "fsm_pregnancy": bool(r.pregnancy),
         "fsm_capacity": r.capacity,
+        "fsm_part_of_id": r.part_of_id,  # a linked site's main service (GIAS links), and when it closed
+        "fsm_part_of_name": r.part_of_name,
+        "fsm_closed_on": r.closed_on.isoformat() if r.closed_on else None,
     }
     return _clean(doc)
 

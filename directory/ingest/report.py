@@ -53,6 +53,8 @@ class Report:
     # marks stored services of the source it no longer lists as closed
     version_date: date | None = None  # the register's date (from its file name)
     links_known: bool = True  # False: the file came without the links that say what each site is part of
+    pairs_offered: bool = False  # the same name and postcode in another source is a duplicate pair to offer
+    # stewards (DfE's family hubs beside GIAS centres), a warning, not a rejection
 
     def add(self, record: ServiceRecord, row: int) -> None:
         self.records.append(record)
@@ -174,8 +176,10 @@ def postcode_key(postcode: str | None) -> str:
     return re.sub(r"\s+", "", (postcode or "").upper())
 
 
-def check_duplicates_in_file(report: Report, what: str = "row") -> None:
-    """Reject a record whose source id, or name and postcode, repeat an earlier one in the same file."""
+def check_duplicates_in_file(report: Report, what: str = "row", same_place_warns: bool = False) -> None:
+    """Reject a record whose source id, or name and postcode, repeat an earlier one in the same file.
+    `same_place_warns`: records keyed by their ids (a feed) may share a name and postcode (two sessions
+    at one centre): a warning only."""
     seen: dict[tuple, int] = {}
     keep_records, keep_rows = [], []
     for rec, n in zip(report.records, report.record_rows):
@@ -186,6 +190,10 @@ def check_duplicates_in_file(report: Report, what: str = "row") -> None:
             if key in seen and seen[key] != n:
                 dup = (key[0], seen[key])
                 break
+        if dup and same_place_warns and dup[0] != "source id":
+            report.problems.append(Problem(n, "name", f"Same name and postcode as {what} {dup[1]}, under another "
+                                                      "id: check it is not listed twice.", WARNING))
+            dup = None
         if dup:
             report.problems.append(Problem(n, "source_id" if dup[0] == "source id" else "name",
                                            f"Duplicate of {what} {dup[1]} (same {dup[0]})."))

@@ -22,6 +22,7 @@ KINDS = {
     "csv": "Our CSV template",
     "oruk": "Open Referral UK JSON",
     "gias-cc": "DfE GIAS children's centres CSV",
+    "family-hubs": "DfE list of family hub sites CSV",
 }
 
 
@@ -55,6 +56,10 @@ def read_file(kind: str, data: bytes, source: str, postcodes: PostcodeIndex | No
 
         return read_childrens_centres(data, postcodes, filename, limit_bytes, source or CHILDRENS_CENTRES_SOURCE,
                                       links)
+    if kind == "family-hubs":
+        from .family_hubs import SOURCE, read_family_hubs
+
+        return read_family_hubs(data, postcodes, filename, limit_bytes, source or SOURCE)
     raise ValueError(f"unknown import kind {kind!r}: use one of {', '.join(KINDS)}")
 
 
@@ -63,6 +68,10 @@ def default_source(kind: str, filename: str | None = None) -> str:
         from .gias import CHILDRENS_CENTRES_SOURCE
 
         return CHILDRENS_CENTRES_SOURCE
+    if kind == "family-hubs":
+        from .family_hubs import SOURCE
+
+        return SOURCE
     return ""
 
 
@@ -112,10 +121,13 @@ class Review:
         return None
 
 
-def review(report: Report, directory: Directory) -> Review:
-    """Check the report's records against the directory and classify them (nothing is written)."""
+def review(report: Report, directory: Directory, keyed: bool = False) -> Review:
+    """Check the report's records against the directory and classify them (nothing is written).
+    `keyed`: records keyed by their source's ids (a feed): the same name and postcode as another stored
+    service of the source is a warning, as in a register."""
     register = report.listed is not None  # a full register (GIAS): a re-import is a sync
-    dups = directory.find_duplicates(report.records, same_source_warns=register)
+    dups = directory.find_duplicates(report.records, same_source_warns=register or keyed,
+                                     other_sources_warn=report.pairs_offered)
     for i, rec in enumerate(report.records):
         for fieldname, message in too_long(rec):
             dups.setdefault(i, []).append((fieldname, message, ERROR))
